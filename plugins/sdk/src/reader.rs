@@ -332,6 +332,6 @@ macro_rules! export_reader {
         type __RuntimeReaderExport = $crate::reader::ReaderExport<$ty>;
         // The generated export glue only exists when building for wasm.
         #[cfg(target_arch = "wasm32")]
-        $crate::__export_reader_world!(__RuntimeReaderExport with_types_in $crate::bindings::reader);
+        $crate::bindings::reader::__export_reader_world!(__RuntimeReaderExport with_types_in $crate::bindings::reader);
     };
 }

@@ -200,6 +200,6 @@ macro_rules! export_transform {
         type __RuntimeTransformExport = $crate::transform::TransformExport<$ty>;
         // The generated export glue only exists when building for wasm.
         #[cfg(target_arch = "wasm32")]
-        $crate::__export_transform_world!(__RuntimeTransformExport with_types_in $crate::bindings::transform);
+        $crate::bindings::transform::__export_transform_world!(__RuntimeTransformExport with_types_in $crate::bindings::transform);
     };
 }
