@@ -1,0 +1,195 @@
+//! The node database (NDB) layer of a PST: the header, the node and block
+//! B-trees, and the blocks they point to.
+//!
+//! [`Ndb`] answers three questions, each by reading only the pages and
+//! blocks involved: where does node N live ([`Ndb::find_node`]), what are
+//! the bytes of block B ([`Ndb::read_block`]), and what are the leaf blocks
+//! of a data tree or the entries of a subnode tree (`block`). Every offset and
+//! length taken from the file is checked against the file size first.
+
+pub mod block;
+pub mod btree;
+pub mod header;
+
+use crate::crypt::{crc32, decode_permute};
+use crate::error::{PstError, Result, corrupt};
+use crate::source::{CachedSource, ReadAt};
+use btree::{BlockEntry, MAX_LEVEL, NodeEntry, PAGE_SIZE, Page, Tree};
+use header::{BRef, Crypt, Format, HEADER_SIZE, Header};
+
+/// Read access to a PST's node database.
+pub struct Ndb<R> {
+    src: CachedSource<R>,
+    pub header: Header,
+    verify_crc: bool,
+    /// Counters for measurements and tests.
+    pub stats: Stats,
+}
+
+/// How much work the reader did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub pages: u64,
+    pub blocks: u64,
+}
+
+impl<R: ReadAt> Ndb<R> {
+    /// Opens a PST: reads and checks the header. `verify_crc` makes every
+    /// page and block checksum mandatory.
+    pub fn open(src: R, verify_crc: bool) -> Result<Self> {
+        let mut src = CachedSource::new(src);
+        let size = src.size();
+        if size == 0 {
+            corrupt!("the file is empty");
+        }
+        let head = src.read_vec(0, HEADER_SIZE.min(size as usize))?;
+        let header = Header::parse(&head, size)?;
+        if header.crypt == Crypt::Cyclic {
+            return Err(PstError::unsupported(
+                "the file uses cyclic (\"high\") encryption, which this reader does not decode",
+            ));
+        }
+        Ok(Ndb { src, header, verify_crc, stats: Stats::default() })
+    }
+
+    pub fn format(&self) -> Format {
+        self.header.format
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.src.size()
+    }
+
+    /// Number of reads sent to the underlying input.
+    pub fn fetches(&self) -> u64 {
+        self.src.fetches
+    }
+
+    /// Descends `tree` from its root to the leaf page that would hold `key`.
+    /// Calls `leaf` with that page, or returns `None` when no subtree covers
+    /// the key.
+    fn descend<T>(
+        &mut self,
+        tree: Tree,
+        key: u64,
+        leaf: impl Fn(&Page, u64) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let root = match tree {
+            Tree::Node => self.header.node_btree,
+            Tree::Block => self.header.block_btree,
+        };
+        let mut at = root;
+        let mut expect_level: Option<u8> = None;
+        let mut buf = [0u8; PAGE_SIZE];
+        for _ in 0..=MAX_LEVEL {
+            if at.ib.checked_add(PAGE_SIZE as u64).is_none_or(|end| end > self.src.size()) {
+                corrupt!("B-tree page 0x{:x} at offset {} lies outside the file", at.bid, at.ib);
+            }
+            self.src.read_exact_at(at.ib, &mut buf)?;
+            self.stats.pages += 1;
+            let page = Page::parse(&buf, self.header.format, tree, at.bid, at.ib, self.verify_crc)?;
+            if let Some(level) = expect_level
+                && page.level != level
+            {
+                corrupt!("B-tree page 0x{:x} has level {}, its parent expects {level}", at.bid, page.level);
+            }
+            if page.level == 0 {
+                return Ok(leaf(&page, key));
+            }
+            let Some(i) = page.child_for(key) else { return Ok(None) };
+            let (bid, ib) = page.child(i);
+            expect_level = Some(page.level - 1);
+            at = BRef { bid, ib };
+        }
+        corrupt!("B-tree deeper than {MAX_LEVEL} levels")
+    }
+
+    /// Looks a node up in the node B-tree.
+    pub fn find_node(&mut self, nid: u32) -> Result<Option<NodeEntry>> {
+        self.descend(Tree::Node, nid as u64, |page, key| page.leaf_for(key).map(|i| page.node_entry(i)))
+    }
+
+    /// Looks a node up, failing when it is missing.
+    pub fn node(&mut self, nid: u32) -> Result<NodeEntry> {
+        self.find_node(nid)?
+            .ok_or_else(|| PstError::corrupt(format!("node 0x{nid:x} is missing from the node B-tree")))
+    }
+
+    /// Looks a block up in the block B-tree.
+    pub fn find_block(&mut self, bid: u64) -> Result<BlockEntry> {
+        // The lowest bit of a block id is reserved and ignored for lookups.
+        let key = bid & !1;
+        let found =
+            self.descend(Tree::Block, key, |page, key| page.leaf_for(key).map(|i| page.block_entry(i)))?;
+        found.ok_or_else(|| PstError::corrupt(format!("block 0x{bid:x} is missing from the block B-tree")))
+    }
+
+    /// Reads block `bid`: checks its trailer (size, identifier, checksum) and
+    /// decodes it if it is an external (data) block.
+    pub fn read_block(&mut self, bid: u64) -> Result<Vec<u8>> {
+        let format = self.header.format;
+        let entry = self.find_block(bid)?;
+        let cb = entry.cb as usize;
+        if cb > format.max_block_data() {
+            corrupt!("block 0x{bid:x} claims {cb} bytes, more than a block can hold");
+        }
+        let trailer = format.block_trailer_size();
+        let total = (cb + trailer).div_ceil(64) * 64;
+        if entry.ib.checked_add(total as u64).is_none_or(|end| end > self.src.size()) {
+            corrupt!("block 0x{bid:x} at offset {} ({total} bytes) lies outside the file", entry.ib);
+        }
+        let mut raw = self.src.read_vec(entry.ib, total)?;
+        self.stats.blocks += 1;
+        let t = &raw[total - trailer..];
+        let t_cb = u16::from_le_bytes([t[0], t[1]]) as usize;
+        let (t_bid, t_crc) = match format {
+            Format::Ansi => (
+                u32::from_le_bytes(t[4..8].try_into().expect("4")) as u64,
+                u32::from_le_bytes(t[8..12].try_into().expect("4")),
+            ),
+            Format::Unicode => (
+                u64::from_le_bytes(t[8..16].try_into().expect("8")),
+                u32::from_le_bytes(t[4..8].try_into().expect("4")),
+            ),
+        };
+        if t_cb != cb || t_bid & !1 != bid & !1 {
+            corrupt!(
+                "block 0x{bid:x} at offset {}: trailer says block 0x{t_bid:x} of {t_cb} bytes, expected {cb}",
+                entry.ib
+            );
+        }
+        raw.truncate(cb);
+        if self.verify_crc && crc32(&raw) != t_crc {
+            corrupt!("block 0x{bid:x} at offset {} fails its checksum", entry.ib);
+        }
+        if bid & 2 == 0 && self.header.crypt == Crypt::Permute {
+            decode_permute(&mut raw);
+        }
+        Ok(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::open_fixture;
+
+    #[test]
+    fn finds_root_folder_in_every_fixture() {
+        for name in crate::test_support::FIXTURES {
+            let mut ndb = open_fixture(name);
+            let root = ndb.node(0x122).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(root.nid, 0x122);
+            assert_eq!(root.nid_parent, 0x122, "{name}: the root folder is its own parent");
+            let data = ndb.read_block(root.bid_data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!data.is_empty());
+        }
+    }
+
+    #[test]
+    fn missing_node_is_none() {
+        let mut ndb = open_fixture("sample1.pst");
+        assert_eq!(ndb.find_node(0x7fff_ffe2).unwrap(), None);
+        assert!(ndb.find_block(0x7fff_fff0).is_err());
+    }
+}
