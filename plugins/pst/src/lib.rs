@@ -2,10 +2,13 @@
 //! `attachments` tables, read inside a WebAssembly sandbox.
 
 pub mod crypt;
+pub mod dump;
 pub mod error;
 pub mod ltp;
+pub mod mailbox;
 pub mod ndb;
 pub mod source;
+pub mod text;
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -109,9 +109,8 @@ impl Table {
         Ok(Table { heap, columns, row_size, ceb, row_index, rows_hnid })
     }
 
-    /// The row ids (for folder tables: node ids of the child folders or
-    /// messages), in row order.
-    pub fn row_ids(&self) -> Result<Vec<u32>> {
+    /// The row ids from the row index, ordered by row position.
+    pub fn index_row_ids(&self) -> Result<Vec<u32>> {
         if self.row_index == 0 {
             return Ok(Vec::new());
         }
@@ -134,6 +133,36 @@ impl Table {
             .collect();
         rows.sort_unstable();
         Ok(rows.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// The row ids (for folder tables: node ids of the child folders or
+    /// messages) in row matrix order, as libpff lists them. Only the id
+    /// column is kept: the matrix is read one block at a time. Falls back
+    /// to the row index when the matrix has no id column at offset 0.
+    pub fn row_ids<R: ReadAt>(&self, ndb: &mut Ndb<R>, subnodes: &Subnodes) -> Result<Vec<u32>> {
+        let has_id_column = self.columns.iter().any(|c| c.id == 0x67F2 && c.offset == 0 && c.size == 4);
+        if !has_id_column {
+            return self.index_row_ids();
+        }
+        let size = self.row_size;
+        let ids_of = |block: &[u8], out: &mut Vec<u32>| {
+            out.extend(block.chunks_exact(size).map(|r| u32::from_le_bytes(r[..4].try_into().expect("4"))));
+        };
+        let mut ids = Vec::new();
+        match Hnid::from_raw(self.rows_hnid) {
+            Hnid::Heap(0) => {}
+            Hnid::Heap(hid) => ids_of(self.heap.get(hid)?, &mut ids),
+            Hnid::Subnode(nid) => {
+                let sub = subnodes.get(&nid).ok_or_else(|| {
+                    PstError::corrupt(format!("table row matrix subnode 0x{nid:x} is missing"))
+                })?;
+                let tree = ndb.data_tree(sub.bid_data, u64::MAX)?;
+                for leaf in tree.leaves {
+                    ids_of(&ndb.read_block(leaf)?, &mut ids);
+                }
+            }
+        }
+        Ok(ids)
     }
 
     /// Reads the row matrix; `subnodes` are the table node's own subnodes.
@@ -207,10 +236,15 @@ mod tests {
         // Hierarchy table of the root folder: NID 0x122 with type 0x0D.
         let node = ndb.node(0x12D).unwrap();
         let table = Table::read(&mut ndb, node.bid_data).unwrap();
-        let ids = table.row_ids().unwrap();
+        let subs = ndb.subnodes(node.bid_sub).unwrap();
+        let ids = table.row_ids(&mut ndb, &subs).unwrap();
         assert!(ids.len() >= 2, "{ids:x?}");
         assert!(ids.iter().all(|id| id & 0x1F == 0x02 || id & 0x1F == 0x03), "{ids:x?}");
-        let subs = ndb.subnodes(node.bid_sub).unwrap();
+        let mut from_index = table.index_row_ids().unwrap();
+        let mut sorted = ids.clone();
+        from_index.sort();
+        sorted.sort();
+        assert_eq!(from_index, sorted, "row index and row matrix agree");
         let rows = table.rows(&mut ndb, &subs, 1 << 20).unwrap();
         assert_eq!(rows.len(), ids.len());
     }
