@@ -214,7 +214,9 @@ pub fn numeric_to_i128(v: &[u8], scale: i8) -> Result<i128> {
         0x0000 => false,
         0x4000 => true,
         0xC000 => {
-            return Err(Error::unsupported("numeric NaN has no decimal128 value; cast the column in `query`"));
+            return Err(Error::unsupported(
+                "numeric NaN has no decimal128 value; cast the column in `query`",
+            ));
         }
         _ => {
             return Err(Error::unsupported(
