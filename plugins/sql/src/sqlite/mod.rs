@@ -68,11 +68,8 @@ impl Sqlite {
     fn describe(&self, config: &Config) -> Result<Vec<SqliteColumn>> {
         let sql = format!("SELECT * FROM ({}) AS _q", config.relation.select());
         let mut stmt = self.conn.prepare(&sql).map_err(|e| sqlite_error(e, "describing the relation"))?;
-        let declared: Vec<(String, Option<ColumnType>)> = stmt
-            .columns()
-            .into_iter()
-            .map(|c| (c.name().to_string(), c.decl_type().map(map_declared_type)))
-            .collect();
+        let declared: Vec<(String, Option<ColumnType>)> =
+            stmt.columns().map(|c| (c.name().to_string(), c.decl_type().map(map_declared_type))).collect();
         for (i, (name, _)) in declared.iter().enumerate() {
             if declared[..i].iter().any(|(n, _)| n == name) {
                 return Err(Error::invalid_options(format!(
