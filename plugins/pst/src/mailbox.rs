@@ -227,6 +227,10 @@ impl<R: ReadAt> Mailbox<R> {
         let mut seen_messages = HashSet::new();
         let mut stack = vec![FolderItem { nid: ROOT_FOLDER, path: String::new(), depth: 0 }];
         while let Some(folder) = stack.pop() {
+            if self.ndb.exhausted() {
+                walk.damage.push("read budget exhausted; the rest of the mailbox was not read".to_string());
+                break;
+            }
             if !seen_folders.insert(folder.nid) {
                 walk.damage.push(format!("folder 0x{:x} appears twice in the hierarchy", folder.nid));
                 continue;
@@ -294,6 +298,9 @@ impl<R: ReadAt> Mailbox<R> {
             };
             let key = nid.to_string();
             self.message(node, &folder.path, key, None, 0, &location, walk, visitor);
+            if self.ndb.exhausted() {
+                return Err(PstError::limit("read budget exhausted; the rest of the mailbox was not read"));
+            }
         }
         let mut children = Vec::new();
         for nid in self.table_ids(base | 0x0D).map_err(|e| e.context("hierarchy table"))? {

@@ -47,7 +47,6 @@ impl<R: ReadAt> Ndb<R> {
         if bid & 2 == 0 {
             return Ok(DataTree { leaves: vec![bid], declared: None });
         }
-        let format = self.format();
         let (level, total, ids) = self.xblock(bid)?;
         if total > max_bytes {
             return Err(PstError::limit(format!(
@@ -81,7 +80,6 @@ impl<R: ReadAt> Ndb<R> {
         if let Some(bad) = leaves.iter().find(|&&b| b & 2 != 0) {
             corrupt!("data tree 0x{bid:x}: leaf 0x{bad:x} is not a data block");
         }
-        let _ = format;
         Ok(DataTree { leaves, declared: Some(total) })
     }
 

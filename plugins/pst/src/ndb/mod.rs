@@ -16,12 +16,19 @@ use crate::error::{PstError, Result, corrupt};
 use crate::source::{CachedSource, ReadAt};
 use btree::{BlockEntry, MAX_LEVEL, NodeEntry, PAGE_SIZE, Page, Tree};
 use header::{BRef, Crypt, Format, HEADER_SIZE, Header};
+use std::collections::HashSet;
+
+/// Most page offsets remembered as verified (512 KiB of memory).
+const MAX_VERIFIED_PAGES: usize = 65536;
 
 /// Read access to a PST's node database.
 pub struct Ndb<R> {
     src: CachedSource<R>,
     pub header: Header,
     verify_crc: bool,
+    /// Offsets of B-tree pages whose checksum was already verified: the file
+    /// does not change, so each page needs checking once.
+    verified_pages: HashSet<u64>,
     /// Counters for measurements and tests.
     pub stats: Stats,
 }
@@ -31,7 +38,16 @@ pub struct Ndb<R> {
 pub struct Stats {
     pub pages: u64,
     pub blocks: u64,
+    /// Bytes of blocks read, counted against [`Ndb::budget`].
+    pub block_bytes: u64,
 }
+
+/// Bytes of blocks a reader may read per byte of file, plus a fixed
+/// allowance. A well-formed file reads each block about once; a hostile one
+/// can make many objects share the same large blocks, and this bound keeps
+/// such amplification from turning a small file into hours of work.
+const READ_AMPLIFICATION: u64 = 32;
+const READ_ALLOWANCE: u64 = 256 << 20;
 
 impl<R: ReadAt> Ndb<R> {
     /// Opens a PST: reads and checks the header. `verify_crc` makes every
@@ -49,7 +65,17 @@ impl<R: ReadAt> Ndb<R> {
                 "the file uses cyclic (\"high\") encryption, which this reader does not decode",
             ));
         }
-        Ok(Ndb { src, header, verify_crc, stats: Stats::default() })
+        Ok(Ndb { src, header, verify_crc, verified_pages: HashSet::new(), stats: Stats::default() })
+    }
+
+    /// Most block bytes this file may make the reader read.
+    pub fn budget(&self) -> u64 {
+        self.src.size().saturating_mul(READ_AMPLIFICATION).saturating_add(READ_ALLOWANCE)
+    }
+
+    /// True once the read budget is spent: every further block read fails.
+    pub fn exhausted(&self) -> bool {
+        self.stats.block_bytes > self.budget()
     }
 
     pub fn format(&self) -> Format {
@@ -88,7 +114,14 @@ impl<R: ReadAt> Ndb<R> {
             }
             self.src.read_exact_at(at.ib, &mut buf)?;
             self.stats.pages += 1;
-            let page = Page::parse(&buf, self.header.format, tree, at.bid, at.ib, self.verify_crc)?;
+            let check = self.verify_crc && !self.verified_pages.contains(&at.ib);
+            let page = Page::parse(&buf, self.header.format, tree, at.bid, at.ib, check)?;
+            if check {
+                if self.verified_pages.len() >= MAX_VERIFIED_PAGES {
+                    self.verified_pages.clear();
+                }
+                self.verified_pages.insert(at.ib);
+            }
             if let Some(level) = expect_level
                 && page.level != level
             {
@@ -139,6 +172,14 @@ impl<R: ReadAt> Ndb<R> {
         if entry.ib.checked_add(total as u64).is_none_or(|end| end > self.src.size()) {
             corrupt!("block 0x{bid:x} at offset {} ({total} bytes) lies outside the file", entry.ib);
         }
+        self.stats.block_bytes += cb as u64;
+        if self.exhausted() {
+            return Err(PstError::limit(format!(
+                "read budget exhausted: {} bytes of blocks read from a file of {} bytes (blocks shared in a loop?)",
+                self.stats.block_bytes,
+                self.src.size()
+            )));
+        }
         let mut raw = self.src.read_vec(entry.ib, total)?;
         self.stats.blocks += 1;
         let t = &raw[total - trailer..];
@@ -184,6 +225,16 @@ mod tests {
             let data = ndb.read_block(root.bid_data).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!data.is_empty());
         }
+    }
+
+    #[test]
+    fn read_budget_stops_reading() {
+        let mut ndb = open_fixture("sample1.pst");
+        let root = ndb.node(0x122).unwrap();
+        ndb.stats.block_bytes = ndb.budget();
+        let e = ndb.read_block(root.bid_data).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Limit);
+        assert!(ndb.exhausted());
     }
 
     #[test]
