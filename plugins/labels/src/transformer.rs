@@ -1,0 +1,184 @@
+//! The per-split transformer: for each row, find the side-table rows its keys
+//! match, then produce the canonical JSON of the merged labels through the
+//! two-level [`LabelCache`].
+//!
+//! Per row, when both levels hit: one hash lookup of the raw text, one key
+//! encoding and hash lookup per lookup, one hash lookup of a few `u32`s, and
+//! one copy of the output. Nothing is allocated. The output column is sized
+//! from the previous batch's average, so it is rarely regrown.
+
+use crate::cache::LabelCache;
+use crate::canonical::write_object;
+use crate::keys::KeyReader;
+use crate::merge::merge;
+use crate::options::{Config, Source};
+use crate::parse::LabelSet;
+use crate::schema::{Plan, plan};
+use crate::side::SideIndex;
+use crate::strings::StrColumn;
+use arrow_array::builder::StringBuilder;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+use runtime_plugin_sdk::error::{Error, Result};
+use runtime_plugin_sdk::transform::Transformer;
+use std::sync::Arc;
+
+/// What every transformer of an instance shares: the options and the parsed
+/// side tables.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    /// One index per lookup, in the order of `config.lookups`.
+    pub sides: Vec<SideIndex>,
+}
+
+/// No matching side-table row.
+const NO_MATCH: u32 = u32::MAX;
+
+/// The state of one split.
+pub struct LabelsTransformer {
+    shared: Arc<Shared>,
+    /// The plan of the last batch's schema (batches of one split normally
+    /// share it).
+    plan: Option<(SchemaRef, Plan)>,
+    cache: LabelCache,
+    /// Rows of earlier batches, so that errors name the row within the split.
+    rows_before: u64,
+    /// Output bytes of earlier batches, to size the next output column.
+    bytes_before: u64,
+    /// Malformed labels values replaced by `{}` (`on_invalid = "empty"`).
+    pub invalid: u64,
+    /// Rows whose output came from the cache, and rows merged anew.
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    // Reused buffers.
+    combo: Vec<u8>,
+    lookup_key: Vec<u8>,
+    ids: Vec<u32>,
+    text: String,
+}
+
+impl LabelsTransformer {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        let cache = LabelCache::new(shared.config.cache_entries);
+        LabelsTransformer {
+            shared,
+            plan: None,
+            cache,
+            rows_before: 0,
+            bytes_before: 0,
+            invalid: 0,
+            cache_hits: 0,
+            cache_misses: 0,
+            combo: Vec::new(),
+            lookup_key: Vec::new(),
+            ids: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    fn plan_for(&mut self, schema: &SchemaRef) -> Result<Plan> {
+        if let Some((known, plan)) = &self.plan
+            && (Arc::ptr_eq(known, schema) || known == schema)
+        {
+            return Ok(plan.clone());
+        }
+        let plan = plan(&self.shared.config, &self.shared.sides, schema)?;
+        self.plan = Some((schema.clone(), plan.clone()));
+        Ok(plan)
+    }
+
+    /// Transforms one batch.
+    pub fn transform(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let plan = self.plan_for(batch.schema_ref())?;
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        let labels = StrColumn::new(batch.column(plan.column))
+            .ok_or_else(|| Error::internal("labels column changed type after planning"))?;
+        let readers: Vec<KeyReader> = config
+            .lookups
+            .iter()
+            .map(|l| KeyReader::new(batch, &l.key, "the input"))
+            .collect::<Result<_>>()?;
+        let rows = batch.num_rows();
+        // Room for the previous batches' average plus 1/8, so the values
+        // buffer is rarely regrown (a regrowth copies the whole column).
+        let average = if self.rows_before == 0 { 256 } else { self.bytes_before / self.rows_before + 1 };
+        let mut out = StringBuilder::with_capacity(rows, rows * (average + average / 8) as usize);
+        let mut invalid = 0u64;
+        let empty = LabelSet::empty();
+        for row in 0..rows {
+            let (set_id, was_invalid) =
+                self.cache.set_for(labels.get(row), config.on_invalid).map_err(|e| {
+                    Error::invalid_input(format!(
+                        "row {} of the split (row {row} of this batch), column `{}`: invalid labels: {e}",
+                        self.rows_before + row as u64,
+                        config.column
+                    ))
+                })?;
+            invalid += u64::from(was_invalid);
+            self.ids.clear();
+            self.combo.clear();
+            self.combo.extend_from_slice(&set_id.to_le_bytes());
+            for (reader, side) in readers.iter().zip(&shared.sides) {
+                let id = if reader.encode(row, &mut self.lookup_key) {
+                    side.find(&self.lookup_key).unwrap_or(NO_MATCH)
+                } else {
+                    NO_MATCH
+                };
+                self.ids.push(id);
+                self.combo.extend_from_slice(&id.to_le_bytes());
+            }
+            if let Some(output) = self.cache.output(&self.combo) {
+                out.append_value(output);
+                self.cache_hits += 1;
+                continue;
+            }
+            self.cache_misses += 1;
+            let sets: Vec<&LabelSet> = config
+                .order
+                .iter()
+                .map(|source| match *source {
+                    Source::Row => self.cache.set(set_id),
+                    Source::Lookup(i) => match self.ids[i] {
+                        NO_MATCH => &empty,
+                        id => shared.sides[i].labels(id),
+                    },
+                })
+                .collect();
+            let mut merged = Vec::new();
+            merge(&sets, &mut merged);
+            self.text.clear();
+            write_object(merged.iter().copied(), &mut self.text);
+            out.append_value(&self.text);
+            self.cache.insert_output(&self.combo, &self.text);
+        }
+        self.bytes_before += out.values_slice().len() as u64;
+        self.rows_before += rows as u64;
+        self.invalid += invalid;
+        report_invalid(invalid);
+        let mut columns: Vec<ArrayRef> = plan.kept.iter().map(|&i| batch.column(i).clone()).collect();
+        columns.push(Arc::new(out.finish()));
+        Ok(RecordBatch::try_new(plan.output_schema.clone(), columns)?)
+    }
+}
+
+/// Counts malformed labels in the run report.
+fn report_invalid(count: u64) {
+    #[cfg(target_arch = "wasm32")]
+    if count > 0 {
+        runtime_plugin_sdk::log::progress("invalid_labels", count);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = count;
+}
+
+impl Transformer for LabelsTransformer {
+    fn process(&mut self, batch: RecordBatch) -> Result<Vec<RecordBatch>> {
+        Ok(vec![self.transform(&batch)?])
+    }
+
+    fn finish(&mut self) -> Result<Vec<RecordBatch>> {
+        Ok(Vec::new())
+    }
+}
