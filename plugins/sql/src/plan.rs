@@ -58,18 +58,20 @@ pub fn equal_width_bounds(lo: i64, hi: i64, n: u32) -> Vec<i64> {
     bounds
 }
 
-/// Inner boundaries at the `k/n` quantiles of `sorted` (ascending): the key
-/// at position `⌈k·len/n⌉`, which starts the `k+1`-th of `n` equal chunks.
-pub fn quantile_bounds(sorted: &[i64], n: u32) -> Vec<i64> {
-    if sorted.is_empty() {
+/// Positions (0-based, ascending) of the keys that start the 2nd … n-th of
+/// `n` equal chunks of `len` sorted keys: `⌈k·len/n⌉` for `k` in `1..n`.
+pub fn quantile_positions(len: u64, n: u32) -> Vec<u64> {
+    if len == 0 {
         return Vec::new();
     }
-    let len = sorted.len() as u128;
-    let picks = (1..n as u128).map(|k| {
-        let pos = (k * len).div_ceil(n as u128).min(len - 1);
-        sorted[pos as usize]
-    });
-    normalize_bounds(picks.collect(), sorted.first().copied())
+    (1..n as u128).map(|k| ((k * len as u128).div_ceil(n as u128) as u64).min(len - 1)).collect()
+}
+
+/// Inner boundaries at the `k/n` quantiles of `sorted` (ascending): the keys
+/// at [`quantile_positions`].
+pub fn quantile_bounds(sorted: &[i64], n: u32) -> Vec<i64> {
+    let picks = quantile_positions(sorted.len() as u64, n).into_iter().map(|p| sorted[p as usize]).collect();
+    normalize_bounds(picks, sorted.first().copied())
 }
 
 /// Sorts and deduplicates boundaries; drops those at or below the minimum
@@ -231,6 +233,8 @@ mod tests {
         assert!(quantile_bounds(&keys, 8).is_empty());
         assert_eq!(quantile_bounds(&[1, 2, 3, 4], 2), vec![3]);
         assert!(quantile_bounds(&[], 4).is_empty());
+        assert_eq!(quantile_positions(10, 4), vec![3, 5, 8]);
+        assert_eq!(quantile_positions(2, 4), vec![1, 1, 1]);
     }
 
     #[test]

@@ -152,16 +152,34 @@ impl Sqlite {
                 }
             }
             Strategy::Quantile => {
-                // Exact quantiles from the sorted keys (one sorted scan).
+                // Exact quantiles: count the keys, then stream them sorted
+                // (from the index when there is one) and keep only the keys
+                // at the quantile positions, so memory stays O(n).
+                let count: i64 = self
+                    .conn
+                    .query_row(&format!("SELECT count(*) {integer_keys}"), [], |r| r.get(0))
+                    .map_err(|e| sqlite_error(e, "counting the keys"))?;
+                let positions = plan::quantile_positions(count as u64, n);
                 let mut stmt = self
                     .conn
                     .prepare(&format!("SELECT {col} {integer_keys} ORDER BY 1"))
                     .map_err(|e| sqlite_error(e, "reading the keys"))?;
-                let keys = stmt
-                    .query_map([], |r| r.get::<_, i64>(0))
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<i64>>>())
-                    .map_err(|e| sqlite_error(e, "reading the keys"))?;
-                plan::quantile_bounds(&keys, n)
+                let mut rows = stmt.query([]).map_err(|e| sqlite_error(e, "reading the keys"))?;
+                let (mut picked, mut min, mut at) = (Vec::with_capacity(positions.len()), None, 0u64);
+                let mut wanted = positions.iter().peekable();
+                while let Some(row) = rows.next().map_err(|e| sqlite_error(e, "reading the keys"))? {
+                    if wanted.peek().is_none() {
+                        break;
+                    }
+                    let key: i64 = row.get(0).map_err(|e| sqlite_error(e, "reading the keys"))?;
+                    min.get_or_insert(key);
+                    while wanted.peek() == Some(&&at) {
+                        picked.push(key);
+                        wanted.next();
+                    }
+                    at += 1;
+                }
+                plan::normalize_bounds(picked, min)
             }
         };
         let predicates = plan::predicates(config.strategy, &bounds, n);
