@@ -103,7 +103,7 @@ impl LabelsTransformer {
         let rows = batch.num_rows();
         // Room for the previous batches' average plus 1/8, so the values
         // buffer is rarely regrown (a regrowth copies the whole column).
-        let average = if self.rows_before == 0 { 256 } else { self.bytes_before / self.rows_before + 1 };
+        let average = self.bytes_before.checked_div(self.rows_before).map_or(256, |a| a + 1);
         let mut out = StringBuilder::with_capacity(rows, rows * (average + average / 8) as usize);
         let mut invalid = 0u64;
         let empty = LabelSet::empty();
