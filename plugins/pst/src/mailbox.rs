@@ -39,7 +39,9 @@ mod tag {
     pub const SENDER_NAME: u16 = 0x0C1A;
     pub const SENDER_EMAIL: u16 = 0x0C1F;
     pub const DELIVERY_TIME: u16 = 0x0E06;
+    pub const MESSAGE_FLAGS: u16 = 0x0E07;
     pub const MESSAGE_SIZE: u16 = 0x0E08;
+    pub const CONTENT_COUNT: u16 = 0x3602;
     pub const ATTACH_SIZE: u16 = 0x0E20;
     pub const BODY: u16 = 0x1000;
     pub const HTML: u16 = 0x1013;
@@ -56,6 +58,9 @@ mod tag {
     pub const MESSAGE_CODEPAGE: u16 = 0x3FFD;
     pub const SENDER_SMTP_ADDRESS: u16 = 0x5D01;
 }
+
+/// `PidTagMessageFlags` bit: the message has attachments.
+const MSGFLAG_HASATTACH: i64 = 0x10;
 
 /// `PidTagAttachMethod` value for a message attached to a message.
 const ATTACH_EMBEDDED_MESSAGE: i64 = 5;
@@ -269,10 +274,18 @@ impl<R: ReadAt> Mailbox<R> {
         visitor: &mut dyn Visitor,
     ) -> Result<Vec<FolderItem>> {
         let base = folder.nid & !0x1F;
-        // The folder's own properties are not needed for its messages, only
-        // its name for the path (read by the parent); its contents table
-        // lists the messages.
+        // The folder's name was read by its parent, for the path; its own
+        // properties say how many messages its contents table should list.
+        let node = self.ndb.node(folder.nid)?;
+        let expected = PropContext::read(&mut self.ndb, node.bid_data)?.int(tag::CONTENT_COUNT);
         let contents = self.table_ids(base | 0x0E).map_err(|e| e.context("contents table"))?;
+        if let Some(n) = expected.filter(|&n| n > contents.len() as i64) {
+            walk.damage.push(format!(
+                "folder {}: the folder counts {n} messages, its contents table lists {}",
+                describe_folder(folder),
+                contents.len()
+            ));
+        }
         for nid in contents {
             if walk.stopped {
                 return Ok(Vec::new());
@@ -323,14 +336,14 @@ impl<R: ReadAt> Mailbox<R> {
 
     /// Row ids of the folder table node `nid`, in ascending node id order
     /// (the order libpff lists items in, and stable across rewrites of the
-    /// table). Empty when the node is absent, as for folders without
-    /// sub-folders in some files.
+    /// table). Every folder has its tables, so a missing one is damage.
     fn table_ids(&mut self, nid: u32) -> Result<Vec<u32>> {
-        let Some(node) = self.ndb.find_node(nid)? else { return Ok(Vec::new()) };
+        let node = self.ndb.node(nid)?;
         let table = Table::read(&mut self.ndb, node.bid_data)?;
         let subs = self.ndb.subnodes(node.bid_sub)?;
         let mut ids = table.row_ids(&mut self.ndb, &subs)?;
         ids.sort_unstable();
+        ids.dedup();
         Ok(ids)
     }
 
@@ -359,6 +372,7 @@ impl<R: ReadAt> Mailbox<R> {
 
     /// A string value that may be large: over-limit or unreadable values are
     /// left out with a warning instead of failing the message.
+    #[allow(clippy::too_many_arguments)]
     fn text(
         &mut self,
         pc: &PropContext,
@@ -490,7 +504,15 @@ impl<R: ReadAt> Mailbox<R> {
         }
         let attachments = match subs.get(&ATTACHMENT_TABLE) {
             Some(&t) => self.attachment_ids(t).map_err(|e| e.context("attachment table"))?,
-            None => Vec::new(),
+            None => {
+                if pc.int(tag::MESSAGE_FLAGS).is_some_and(|f| f & MSGFLAG_HASATTACH != 0) {
+                    visitor.warn(
+                        location,
+                        "the message is flagged as having attachments but has no attachment table",
+                    );
+                }
+                Vec::new()
+            }
         };
         m.attachment_count = attachments.len() as u32;
         Ok((m, subs, attachments))

@@ -66,11 +66,17 @@ const TIME_LIMIT: Duration = Duration::from_secs(20);
 /// file's own bytes held by the test (the inputs are 265 KiB).
 const MEMORY_BUDGET: usize = 32 << 20;
 
+/// Generates the corpus in a temporary folder. `PST_DAMAGED_SEED` picks
+/// another seed than the generator's default, to explore further.
 fn generate() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = std::env::temp_dir().join(format!("pst-damaged-{}", std::process::id()));
-    let status = std::process::Command::new("python3")
-        .arg(repo.join("tests/pst/make_damaged.py"))
+    let mut command = std::process::Command::new("python3");
+    command.arg(repo.join("tests/pst/make_damaged.py"));
+    if let Ok(seed) = std::env::var("PST_DAMAGED_SEED") {
+        command.args(["--seed", &seed]);
+    }
+    let status = command
         .arg(repo.join("tests/fixtures/pst"))
         .arg(&out)
         .status()
@@ -135,6 +141,7 @@ fn damaged_files_end_cleanly_within_bounds() {
     let mut summary: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_family: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut partial_rows = 0;
+    let mut silent = 0;
     let mut problems = Vec::new();
     let mut slowest = (Duration::ZERO, String::new());
     let mut hungriest = (0usize, String::new());
@@ -198,26 +205,26 @@ fn damaged_files_end_cleanly_within_bounds() {
             {
                 problems.push(format!("{label}: expected the attachment rejected, got {ending:?}"));
             }
-            // With checksums verified, damage is either noticed or it missed
+            // With checksums verified, damage the generator did not disguise
+            // (by recomputing checksums) is either noticed or it missed
             // everything the walk reads: a clean read yields every message.
+            // Without checksums, or with disguised damage, a changed byte can
+            // silently turn a folder row into a search-folder row; those
+            // cases are only counted.
             let stem = name.split('.').next().unwrap_or_default();
-            if let (Ending::Complete(rows, 0), true) = (&ending, verify)
+            let disguised =
+                variant.starts_with("fuzz") || variant == "huge-xblock" || variant == "btree-self-loop";
+            if let Ending::Complete(rows, 0) = &ending
                 && baseline.get(stem).is_some_and(|b| b != rows)
             {
-                problems.push(format!(
-                    "{label}: complete with {rows} messages, the source has {}",
-                    baseline[stem]
-                ));
-            }
-            if let Ending::Complete(0, _) = ending
-                && verify
-                && !hopeless
-            {
-                // With checksums verified, a complete read with no message
-                // would mean damage went unnoticed: every source file has
-                // messages. (Without checksums, a flipped bit can turn a
-                // folder row into a search-folder row and lose it silently.)
-                problems.push(format!("{label}: complete with no message"));
+                if verify && !disguised {
+                    problems.push(format!(
+                        "{label}: complete with {rows} messages, the source has {}",
+                        baseline[stem]
+                    ));
+                } else {
+                    silent += 1;
+                }
             }
             let family = variant.split('-').next().unwrap_or(variant).to_string();
             *by_family.entry(family).or_default().entry(key.clone()).or_default() += 1;
@@ -231,6 +238,7 @@ fn damaged_files_end_cleanly_within_bounds() {
         eprintln!("  {k}: {v}");
     }
     eprintln!("  rows kept by partial reads: {partial_rows}");
+    eprintln!("  clean reads with another message count (disguised or unverified damage): {silent}");
     for (family, counts) in &by_family {
         eprintln!("  {family}: {counts:?}");
     }

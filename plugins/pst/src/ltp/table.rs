@@ -136,14 +136,23 @@ impl Table {
     }
 
     /// The row ids (for folder tables: node ids of the child folders or
-    /// messages) in row matrix order, as libpff lists them. Only the id
-    /// column is kept: the matrix is read one block at a time. Falls back
-    /// to the row index when the matrix has no id column at offset 0.
+    /// messages): those of the row matrix in matrix order, followed by any
+    /// the row index lists and the matrix lacks, so that damage to either
+    /// structure loses no row. Only the id column of the matrix is kept:
+    /// it is read one block at a time.
     pub fn row_ids<R: ReadAt>(&self, ndb: &mut Ndb<R>, subnodes: &Subnodes) -> Result<Vec<u32>> {
+        let index = self.index_row_ids()?;
         let has_id_column = self.columns.iter().any(|c| c.id == 0x67F2 && c.offset == 0 && c.size == 4);
         if !has_id_column {
-            return self.index_row_ids();
+            return Ok(index);
         }
+        let mut ids = self.matrix_row_ids(ndb, subnodes)?;
+        let known: std::collections::HashSet<u32> = ids.iter().copied().collect();
+        ids.extend(index.into_iter().filter(|id| !known.contains(id)));
+        Ok(ids)
+    }
+
+    fn matrix_row_ids<R: ReadAt>(&self, ndb: &mut Ndb<R>, subnodes: &Subnodes) -> Result<Vec<u32>> {
         let size = self.row_size;
         let ids_of = |block: &[u8], out: &mut Vec<u32>| {
             out.extend(block.chunks_exact(size).map(|r| u32::from_le_bytes(r[..4].try_into().expect("4"))));
