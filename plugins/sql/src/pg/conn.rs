@@ -48,8 +48,17 @@ impl Connection {
     /// Connects and authenticates.
     pub fn connect(params: &ConnectParams) -> Result<Self> {
         let address = params.address();
-        let stream = TcpStream::connect((params.host.as_str(), params.port))
-            .map_err(|e| Error::io(format!("cannot connect to PostgreSQL at {address}: {e}")).retryable())?;
+        let stream = TcpStream::connect((params.host.as_str(), params.port)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                // The host's allow-list refused it: retrying cannot help.
+                Error::invalid_options(format!(
+                    "connecting to PostgreSQL at {address} was denied; grant it in pipeline.toml under \
+                     [source.grants] network = [\"{address}\"]"
+                ))
+            } else {
+                Error::io(format!("cannot connect to PostgreSQL at {address}: {e}")).retryable()
+            }
+        })?;
         let _ = stream.set_nodelay(true);
         let mut conn = Connection {
             stream,

@@ -3,9 +3,10 @@
 //!
 //! Every statement wraps the user's relation as `(SELECT ...) AS _q`, so a
 //! table and a query are handled alike and the planner can push the split
-//! predicate on `_q."column"` into an index scan. Planning runs at most two
-//! queries: the bounds (`min`/`max`, or exact `percentile_disc` quantiles)
-//! and one `GROUP BY` that counts the rows of every split for its size hint.
+//! predicate on `_q."column"` into an index scan. Planning runs a describe,
+//! at most one query for the bounds (`min`/`max`, or exact `percentile_disc`
+//! quantiles), and one round trip of `EXPLAIN`s whose row estimates become
+//! the splits' size hints.
 
 pub mod conn;
 pub mod copy;
@@ -140,31 +141,48 @@ pub fn plan(conn: &mut Connection, config: &Config) -> Result<Vec<PlannedSplit>>
         }
     };
     let predicates = plan::predicates(config.strategy, &bounds, n);
-    // One scan counts the rows of every split: the split index is
-    // width_bucket's bucket for ranges, the hash bucket for hash, and the
-    // last split (NULL keys) gets the NULL group.
-    let index = match config.strategy {
-        Strategy::Hash => hash_bucket(&col, n),
-        _ if bounds.is_empty() => format!("CASE WHEN {col} IS NULL THEN NULL ELSE 0 END"),
-        _ => format!(
-            "width_bucket({col}::int8, ARRAY[{}]::int8[])",
-            bounds.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-        ),
-    };
-    let sql = format!("SELECT {index}, count(*) FROM ({base}) AS _q GROUP BY 1");
-    let mut counts = vec![0u64; predicates.len()];
-    for row in conn.simple_query(&sql)? {
-        let rows: u64 = row[1].as_deref().and_then(|c| c.parse().ok()).ok_or_else(bad_planning_result)?;
-        let slot = match int(&row[0])? {
-            Some(i) => usize::try_from(i)
-                .ok()
-                .filter(|&i| i < predicates.len() - 1)
-                .ok_or_else(bad_planning_result)?,
-            None => predicates.len() - 1,
-        };
-        counts[slot] += rows;
-    }
+    let counts = estimate_rows(conn, &base, &col, &predicates, n)?;
     Ok(predicates.into_iter().zip(counts).map(|(predicate, rows)| PlannedSplit { predicate, rows }).collect())
+}
+
+/// The planner's row estimate of every split, from one round trip of
+/// `EXPLAIN`s (no scan: PostgreSQL's statistics answer it). Hash buckets
+/// share the non-NULL rows equally; the planner cannot see into a hash.
+fn estimate_rows(
+    conn: &mut Connection,
+    base: &str,
+    col: &str,
+    predicates: &[Predicate],
+    n: u32,
+) -> Result<Vec<u64>> {
+    let explain =
+        |condition: &str| format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM ({base}) AS _q WHERE {condition}");
+    let conditions: Vec<String> = predicates
+        .iter()
+        .map(|p| match p {
+            Predicate::Hash { .. } => format!("{col} IS NOT NULL"),
+            p => p.sql(col, hash_bucket).unwrap_or_else(|| "true".into()),
+        })
+        .collect();
+    let batch: Vec<String> = conditions.iter().map(|c| explain(c)).collect();
+    let rows = conn.simple_query(&batch.join(";\n"))?;
+    if rows.len() != predicates.len() {
+        return Err(bad_planning_result());
+    }
+    rows.iter()
+        .zip(predicates)
+        .map(|(row, p)| {
+            let plan: serde_json::Value = row[0]
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok())
+                .ok_or_else(bad_planning_result)?;
+            let estimate = plan[0]["Plan"]["Plan Rows"].as_f64().ok_or_else(bad_planning_result)?;
+            Ok(match p {
+                Predicate::Hash { .. } => (estimate / n as f64).ceil() as u64,
+                _ => estimate as u64,
+            })
+        })
+        .collect()
 }
 
 /// The `COPY` statement reading one split.
