@@ -7,8 +7,10 @@
 //! cargo run --release --target x86_64-unknown-linux-gnu -p aggregate --example pod_usage -- /tmp/pod1m
 //! ```
 //!
-//! Times are CPU time of the thread (the machine may be shared). The input is cut into splits of `--split-rows` rows (default 140,000,
-//! about 64 MiB of NDJSON) in batches of 65,536 rows, as the host would.
+//! Times are CPU time of the thread (the machine may be shared). The input
+//! is cut into splits of `--split-rows` rows (default 140,000, about 64 MiB
+//! of NDJSON) in batches of 65,536 rows, as the host would. `--dictionary`
+//! sets the `labels` option `dictionary = true`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -20,13 +22,15 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut dir = None;
     let mut split_rows = 140_000usize;
+    let mut dictionary = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--dictionary" => dictionary = true,
             "--split-rows" => split_rows = args.next().and_then(|v| v.parse().ok()).expect("--split-rows N"),
             _ => dir = Some(PathBuf::from(arg)),
         }
     }
-    let dir = dir.expect("usage: pod_usage DIR [--split-rows N]");
+    let dir = dir.expect("usage: pod_usage DIR [--split-rows N] [--dictionary]");
     let t = Instant::now();
     let batches = support::read_pod_usage(&dir.join("pod_usage.ndjson"), 65_536);
     let side_tables = support::side_tables(&dir);
@@ -42,7 +46,7 @@ fn main() {
     let splits: Vec<&[_]> = batches.chunks(per_split).collect();
     let t = Instant::now();
     let cpu = support::cpu_now();
-    let (out, timings) = support::run_pipeline(side_tables, &splits);
+    let (out, timings) = support::run_pipeline(side_tables, &splits, dictionary);
     let (total, total_cpu) = (t.elapsed(), support::cpu_now() - cpu);
     eprintln!(
         "splits: {} ({} batches each), groups per split: {:?}",

@@ -2,8 +2,9 @@
 //! types, each aggregate's kind, the final output schema and the partial
 //! state schema.
 //!
-//! Output schema: the `group_by` columns (input types and nullability), then
-//! one column per aggregate:
+//! Output schema: the `group_by` columns (input types and nullability; a
+//! dictionary-encoded key column gives its value type), then one column per
+//! aggregate:
 //!
 //! | function | output type |
 //! |---|---|
@@ -20,6 +21,7 @@
 //! resolves its layout from the stage's input schema like the others, or,
 //! when that schema lacks the columns, from the first state batch.
 
+use crate::keys::dictionary_values;
 use crate::options::{Config, Function};
 use crate::value::ValueType;
 use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
@@ -50,8 +52,13 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct KeyColumn {
     pub name: String,
+    /// The column's type in the input (a dictionary type for a
+    /// dictionary-encoded column).
+    pub input_type: DataType,
+    /// The type of its values, and of the output and state columns.
     pub value_type: ValueType,
-    /// The output (and state) field: the input's, type and nullability kept.
+    /// The output (and state) field: the input's, nullability and metadata
+    /// kept; a dictionary column's field has the dictionary's value type.
     pub field: FieldRef,
 }
 
@@ -91,10 +98,14 @@ impl Layout {
                     .push(format!("group_by: column `{name}` is not in the input (columns: {})", columns()));
                 continue;
             };
-            match ValueType::new(field.data_type()) {
-                Some(value_type) => {
-                    keys.push(KeyColumn { name: name.clone(), value_type, field: Arc::new(field.clone()) })
-                }
+            let values = dictionary_values(field.data_type()).unwrap_or(field.data_type());
+            match ValueType::new(values) {
+                Some(value_type) => keys.push(KeyColumn {
+                    name: name.clone(),
+                    input_type: field.data_type().clone(),
+                    value_type,
+                    field: Arc::new(field.clone().with_data_type(values.clone())),
+                }),
                 None => errors.push(format!(
                     "group_by: column `{name}` has type {}, which cannot be grouped (supported: {})",
                     field.data_type(),
@@ -175,7 +186,12 @@ impl Layout {
             }
             let value_type = ValueType::new(field.data_type())
                 .ok_or_else(|| bad(format!("key `{name}` has type {}", field.data_type())))?;
-            keys.push(KeyColumn { name: name.clone(), value_type, field: field.clone() });
+            keys.push(KeyColumn {
+                name: name.clone(),
+                input_type: field.data_type().clone(),
+                value_type,
+                field: field.clone(),
+            });
         }
         let mut aggs = Vec::new();
         for (a, field) in config.aggregates.iter().zip(&fields[config.group_by.len()..]) {

@@ -19,13 +19,15 @@
 //!
 //! Modules, in data-flow order: [`options`] (what the user wrote),
 //! [`layout`] (options resolved against a schema), [`value`] (values as
-//! bytes), [`intern`] (bytes → dense ids), [`distinct`] and [`accumulate`]
+//! bytes), [`keys`] (group key columns, plain or dictionary-encoded),
+//! [`intern`] (bytes → dense ids), [`distinct`] and [`accumulate`]
 //! (per-group state), [`transformer`] (the modes). See `README.md` for the
 //! user reference.
 
 pub mod accumulate;
 pub mod distinct;
 pub mod intern;
+pub mod keys;
 pub mod layout;
 pub mod options;
 pub mod transformer;

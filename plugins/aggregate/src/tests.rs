@@ -278,3 +278,33 @@ fn describe_is_mergeable() {
     assert!(info.mergeable);
     assert_eq!(info.options.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["group_by", "aggregates"]);
 }
+
+/// The test batch with `k` dictionary-encoded (values in another order than
+/// first appearance, with an unused and a duplicate value).
+fn dictionary_encoded(batch: &RecordBatch) -> RecordBatch {
+    use arrow_array::DictionaryArray;
+    use arrow_array::types::Int16Type;
+    let values = StringArray::from(vec!["unused", "é", "b", "B", "a", "b"]);
+    let k = batch.column(0).as_string::<i32>();
+    let keys: arrow_array::Int16Array = k
+        .iter()
+        .map(|v| v.map(|v| ["unused", "é", "b", "B", "a"].iter().position(|x| *x == v).unwrap() as i16))
+        .collect();
+    let dictionary = DictionaryArray::<Int16Type>::try_new(keys, Arc::new(values)).unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[0] = Arc::new(dictionary);
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[0] = Field::new("k", columns[0].data_type().clone(), true);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+#[test]
+fn dictionary_keys_group_by_value() {
+    let t = aggregate(OPTIONS);
+    let plain: Vec<RecordBatch> = (0..4).map(|i| batch(i, 400)).collect();
+    let encoded: Vec<RecordBatch> = plain.iter().map(dictionary_encoded).collect();
+    let expected = single(&t, &plain).unwrap();
+    assert_eq!(t.output_schema(&encoded[0].schema()).unwrap(), expected[0].schema());
+    assert_eq!(single(&t, &encoded).unwrap(), expected);
+    assert_eq!(split_and_merge(&t, &[&encoded[..1], &encoded[1..]]).unwrap(), expected);
+}

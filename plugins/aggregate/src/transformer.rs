@@ -8,9 +8,10 @@
 //!   …                                               ┘
 //! ```
 //!
-//! A row's group key is the concatenation of its key values in the encoding
-//! of [`crate::value`]; [`crate::intern::Interner`] turns it into a dense
-//! group id without allocating for known keys. Final rows are sorted by the
+//! A row's group key is the concatenation of its key parts ([`crate::keys`]:
+//! values in the encoding of [`crate::value`], or ids of dictionary values);
+//! [`crate::intern::Interner`] turns it into a dense group id without
+//! allocating for known keys. Final rows are sorted by the
 //! key columns (each in its type's order, nulls last) so the output does not
 //! depend on how the input was split, and come in batches of at most
 //! [`MAX_BATCH_ROWS`] rows. State batches are in group-id order, chunked
@@ -18,9 +19,9 @@
 
 use crate::accumulate::Accumulator;
 use crate::intern::Interner;
+use crate::keys::{KeyCodec, KeyReader};
 use crate::layout::Layout;
 use crate::options::Config;
-use crate::value::ValueReader;
 use arrow_array::{ArrayRef, RecordBatch};
 use runtime_plugin_sdk::error::{Error, Result};
 use runtime_plugin_sdk::transform::{Mode, Transformer};
@@ -38,6 +39,8 @@ pub struct AggregateTransformer {
     /// input schema given to `open` could not be resolved.
     layout: Option<Arc<Layout>>,
     groups: Interner,
+    /// How each key column is encoded in `groups`.
+    codecs: Vec<KeyCodec>,
     accumulators: Vec<Accumulator>,
     finished: bool,
     // Reused buffers.
@@ -53,6 +56,7 @@ impl AggregateTransformer {
             mode,
             layout: None,
             groups: Interner::new(),
+            codecs: Vec::new(),
             accumulators: Vec::new(),
             finished: false,
             key: Vec::new(),
@@ -67,6 +71,16 @@ impl AggregateTransformer {
 
     fn set_layout(&mut self, layout: Arc<Layout>) {
         self.accumulators = layout.aggs.iter().map(Accumulator::new).collect();
+        // Input batches may hold dictionary-encoded keys; partial states
+        // (all the final transformer sees) hold plain values.
+        self.codecs = layout
+            .keys
+            .iter()
+            .map(|k| match self.mode {
+                Mode::Final => KeyCodec::Plain(k.value_type.clone()),
+                Mode::Single | Mode::Partial => KeyCodec::new(&k.input_type, &k.value_type),
+            })
+            .collect();
         self.layout = Some(layout);
     }
 
@@ -89,7 +103,7 @@ impl AggregateTransformer {
     }
 
     /// Maps each row to its group id (in `self.ids`), adding new groups.
-    fn assign_groups(&mut self, readers: &[ValueReader], rows: usize) -> Result<()> {
+    fn assign_groups(&mut self, readers: &[KeyReader], rows: usize) -> Result<()> {
         self.ids.clear();
         self.ids.reserve(rows);
         for row in 0..rows {
@@ -114,11 +128,12 @@ impl AggregateTransformer {
         let readers = layout
             .keys
             .iter()
-            .map(|k| {
+            .zip(&mut self.codecs)
+            .map(|(k, codec)| {
                 let column = batch.column_by_name(&k.name).ok_or_else(|| {
                     Error::invalid_input(format!("the batch has no group_by column `{}`", k.name))
                 })?;
-                k.value_type.reader(column).map_err(|e| e.context(format!("group_by column `{}`", k.name)))
+                codec.reader(column).map_err(|e| e.context(format!("group_by column `{}`", k.name)))
             })
             .collect::<Result<Vec<_>>>()?;
         self.assign_groups(&readers, batch.num_rows())?;
@@ -137,11 +152,11 @@ impl AggregateTransformer {
         }
         let layout = self.layout.clone().ok_or_else(|| Error::internal("layout was just set"))?;
         layout.check_state(state.schema_ref())?;
-        let readers = layout
-            .keys
-            .iter()
+        let readers = self
+            .codecs
+            .iter_mut()
             .zip(state.columns())
-            .map(|(k, column)| k.value_type.reader(column))
+            .map(|(codec, column)| codec.reader(column))
             .collect::<Result<Vec<_>>>()?;
         self.assign_groups(&readers, state.num_rows())?;
         let key_count = layout.keys.len();
@@ -152,10 +167,10 @@ impl AggregateTransformer {
     }
 
     /// Orders two groups by their keys.
-    fn compare_groups(&self, layout: &Layout, a: u32, b: u32) -> Ordering {
+    fn compare_groups(&self, a: u32, b: u32) -> Ordering {
         let (mut ka, mut kb) = (self.groups.get(a), self.groups.get(b));
-        for key in &layout.keys {
-            let (ordering, la, lb) = key.value_type.compare(ka, kb);
+        for codec in &self.codecs {
+            let (ordering, la, lb) = codec.compare(ka, kb);
             if ordering != Ordering::Equal {
                 return ordering;
             }
@@ -166,12 +181,12 @@ impl AggregateTransformer {
     }
 
     /// The key columns of these groups.
-    fn key_columns(&self, layout: &Layout, ids: &[u32]) -> Result<Vec<ArrayRef>> {
-        let mut builders: Vec<_> = layout.keys.iter().map(|k| k.value_type.builder(ids.len())).collect();
+    fn key_columns(&self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
+        let mut builders: Vec<_> = self.codecs.iter().map(|c| c.builder(ids.len())).collect();
         for &id in ids {
             let mut bytes = self.groups.get(id);
-            for builder in &mut builders {
-                let n = builder.push(bytes);
+            for (codec, builder) in self.codecs.iter().zip(&mut builders) {
+                let n = codec.push(builder, bytes);
                 bytes = &bytes[n..];
             }
         }
@@ -183,7 +198,7 @@ impl AggregateTransformer {
         let ids: Vec<u32> = (0..self.groups.len() as u32).collect();
         let mut batches = Vec::new();
         for chunk in ids.chunks(MAX_BATCH_ROWS) {
-            let mut columns = self.key_columns(layout, chunk)?;
+            let mut columns = self.key_columns(chunk)?;
             for acc in &mut self.accumulators {
                 columns.push(acc.state(chunk)?);
             }
@@ -203,10 +218,10 @@ impl AggregateTransformer {
             }
         }
         let mut order: Vec<u32> = (0..self.groups.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| self.compare_groups(layout, a, b));
+        order.sort_unstable_by(|&a, &b| self.compare_groups(a, b));
         let mut batches = Vec::new();
         for chunk in order.chunks(MAX_BATCH_ROWS) {
-            let mut columns = self.key_columns(layout, chunk)?;
+            let mut columns = self.key_columns(chunk)?;
             for acc in &self.accumulators {
                 columns.push(acc.output(chunk)?);
             }
@@ -230,6 +245,7 @@ impl AggregateTransformer {
         };
         // The state is no longer needed; free it before the batches travel.
         self.groups = Interner::new();
+        self.codecs.clear();
         self.accumulators.clear();
         batches
     }

@@ -84,20 +84,23 @@ fn edge_fixture_gives_the_expected_rows() {
     let dir = edge_dir();
     let batches = read_pod_usage(&dir.join("pod_usage.ndjson"), 65_536);
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 9);
-    let (out, _) = run_pipeline(side_tables(&dir), &[&batches]);
-    assert_eq!(out.len(), 1);
-    assert_eq!(flatten(&out), expected());
-    assert_eq!(checksum(&out), EDGE_CHECKSUM);
+    for dictionary in [false, true] {
+        let (out, _) = run_pipeline(side_tables(&dir), &[&batches], dictionary);
+        assert_eq!(out.len(), 1);
+        assert_eq!(flatten(&out), expected(), "dictionary = {dictionary}");
+        assert_eq!(checksum(&out), EDGE_CHECKSUM);
+    }
 }
 
 #[test]
 fn edge_fixture_result_does_not_depend_on_splitting() {
     let dir = edge_dir();
-    let whole = run_pipeline(side_tables(&dir), &[&read_pod_usage(&dir.join("pod_usage.ndjson"), 65_536)]).0;
     // Batches of 2 rows, split in three uneven splits.
     let small = read_pod_usage(&dir.join("pod_usage.ndjson"), 2);
     assert_eq!(small.len(), 5);
-    let (out, _) = run_pipeline(side_tables(&dir), &[&small[3..], &small[..1], &small[1..3]]);
-    assert_eq!(flatten(&out), flatten(&whole));
-    assert_eq!(checksum(&out), EDGE_CHECKSUM);
+    for dictionary in [false, true] {
+        let (out, _) = run_pipeline(side_tables(&dir), &[&small[3..], &small[..1], &small[1..3]], dictionary);
+        assert_eq!(flatten(&out), expected(), "dictionary = {dictionary}");
+        assert_eq!(checksum(&out), EDGE_CHECKSUM);
+    }
 }

@@ -15,7 +15,7 @@
 //! 2 is full, only level 2 is. With `max_entries = 0` nothing outlives the
 //! row it was made for.
 
-use crate::canonical::write_object;
+use crate::canonical::write_fragments;
 use crate::options::OnInvalid;
 use crate::parse::{LabelSet, parse_labels};
 use hashbrown::HashMap;
@@ -76,7 +76,7 @@ impl LabelCache {
             self.clear_all();
         }
         self.scratch.clear();
-        write_object(set.pairs().iter().map(|(k, v)| (&**k, &**v)), &mut self.scratch);
+        write_fragments(set.fragments(), &mut self.scratch);
         let id = match self.set_ids.get(self.scratch.as_str()) {
             Some(&id) => id,
             None => {
@@ -101,16 +101,23 @@ impl LabelCache {
         &self.sets[id as usize]
     }
 
-    /// The cached output for a combination key.
+    /// The id of the cached output for a combination key. Ids are dense and
+    /// stay valid until `resets` changes.
     #[inline]
-    pub fn output(&self, key: &[u8]) -> Option<&str> {
-        let id = *self.outputs.get(key)? as usize;
-        let start = if id == 0 { 0 } else { self.ends[id - 1] };
-        Some(&self.arena[start..self.ends[id]])
+    pub fn output_id(&self, key: &[u8]) -> Option<u32> {
+        self.outputs.get(key).copied()
     }
 
-    /// Caches the output of a combination key.
-    pub fn insert_output(&mut self, key: &[u8], output: &str) {
+    /// The text of an output id.
+    #[inline]
+    pub fn output(&self, id: u32) -> &str {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.arena[start..self.ends[id]]
+    }
+
+    /// Caches the output of a combination key; returns its id.
+    pub fn insert_output(&mut self, key: &[u8], output: &str) -> u32 {
         if self.outputs.len() >= self.max_entries {
             self.outputs.clear();
             self.arena.clear();
@@ -119,7 +126,9 @@ impl LabelCache {
         }
         self.arena.push_str(output);
         self.ends.push(self.arena.len());
-        self.outputs.insert(key.into(), (self.ends.len() - 1) as u32);
+        let id = (self.ends.len() - 1) as u32;
+        self.outputs.insert(key.into(), id);
+        id
     }
 
     fn clear_all(&mut self) {
@@ -171,11 +180,13 @@ mod tests {
     #[test]
     fn outputs_and_bounds() {
         let mut cache = LabelCache::new(2);
-        cache.insert_output(b"k1", "one");
-        cache.insert_output(b"k2", "two");
-        assert_eq!((cache.output(b"k1"), cache.output(b"k2")), (Some("one"), Some("two")));
-        cache.insert_output(b"k3", "three");
-        assert_eq!((cache.output(b"k1"), cache.output(b"k3")), (None, Some("three")));
+        assert_eq!(cache.insert_output(b"k1", "one"), 0);
+        assert_eq!(cache.insert_output(b"k2", "two"), 1);
+        assert_eq!((cache.output_id(b"k1"), cache.output_id(b"k2")), (Some(0), Some(1)));
+        assert_eq!((cache.output(0), cache.output(1)), ("one", "two"));
+        assert_eq!(cache.insert_output(b"k3", "three"), 0);
+        assert_eq!((cache.output_id(b"k1"), cache.output_id(b"k3")), (None, Some(0)));
+        assert_eq!(cache.output(0), "three");
         // A full level 1 empties level 2 as well.
         cache.set_for(Some("{}"), OnInvalid::Fail).unwrap();
         cache.set_for(Some("null"), OnInvalid::Fail).unwrap();
@@ -189,9 +200,9 @@ mod tests {
         let mut cache = LabelCache::new(0);
         let (id, _) = cache.set_for(Some(r#"{"a": "1"}"#), OnInvalid::Fail).unwrap();
         assert_eq!(cache.set(id).len(), 1);
-        cache.insert_output(b"k", "x");
-        assert_eq!(cache.output(b"k"), Some("x"));
+        let id = cache.insert_output(b"k", "x");
+        assert_eq!(cache.output_id(b"k"), Some(id));
         cache.insert_output(b"j", "y");
-        assert_eq!(cache.output(b"k"), None);
+        assert_eq!(cache.output_id(b"k"), None);
     }
 }

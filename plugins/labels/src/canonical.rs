@@ -9,7 +9,9 @@
 //! * everything else, including `/`, DEL and non-ASCII, is written raw.
 //!
 //! The caller supplies pairs already sorted by key (byte order of UTF-8 is
-//! code-point order).
+//! code-point order). Label sets keep each member's fragment (`"k":"v"`,
+//! [`write_pair`]) so that merged objects are joined with
+//! [`write_fragments`] without escaping again.
 
 /// Appends `{"k1":"v1","k2":"v2"}` for pairs sorted by key.
 pub fn write_object<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, out: &mut String) {
@@ -18,9 +20,27 @@ pub fn write_object<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, out
         if i > 0 {
             out.push(',');
         }
-        write_string(key, out);
-        out.push(':');
-        write_string(value, out);
+        write_pair(key, value, out);
+    }
+    out.push('}');
+}
+
+/// Appends one member, `"key":"value"`.
+pub fn write_pair(key: &str, value: &str, out: &mut String) {
+    write_string(key, out);
+    out.push(':');
+    write_string(value, out);
+}
+
+/// Appends an object from members already written by [`write_pair`], in
+/// key order.
+pub fn write_fragments<'a>(fragments: impl IntoIterator<Item = &'a str>, out: &mut String) {
+    out.push('{');
+    for (i, fragment) in fragments.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(fragment);
     }
     out.push('}');
 }
@@ -29,6 +49,12 @@ pub fn write_object<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, out
 pub fn write_string(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
+    // Fast path (nearly every label): nothing to escape, one copy.
+    if bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &str = match b {
@@ -79,6 +105,25 @@ mod tests {
         assert_eq!(object(&[]), "{}");
         assert_eq!(object(&[("a", "1")]), r#"{"a":"1"}"#);
         assert_eq!(object(&[("Zed", "1"), ("zone", "")]), r#"{"Zed":"1","zone":""}"#);
+    }
+
+    #[test]
+    fn fragments_join_like_pairs() {
+        let pairs = [("k", "v\n"), ("z", "")];
+        let mut a = String::new();
+        write_object(pairs, &mut a);
+        let fragments: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| {
+                let mut f = String::new();
+                write_pair(k, v, &mut f);
+                f
+            })
+            .collect();
+        let mut b = String::new();
+        write_fragments(fragments.iter().map(String::as_str), &mut b);
+        assert_eq!(a, b);
+        assert_eq!(a, r#"{"k":"v\n","z":""}"#);
     }
 
     #[test]

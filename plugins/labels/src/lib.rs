@@ -26,8 +26,8 @@
 //! Modules, in data-flow order: [`options`] (what the user wrote),
 //! [`side`] (side tables parsed at `init`), [`schema`] (input → output
 //! schema), [`keys`] and [`strings`] (reading columns), [`parse`] (raw text →
-//! label set), [`merge`] (precedence), [`canonical`] (JSON out), [`cache`]
-//! and [`transformer`] (the per-split loop). See `README.md` for the user
+//! label set), [`merge`] (precedence), [`canonical`] (JSON out), [`cache`],
+//! [`output`] (the output column) and [`transformer`] (the per-split loop). See `README.md` for the user
 //! reference.
 
 pub mod cache;
@@ -35,6 +35,7 @@ pub mod canonical;
 pub mod keys;
 pub mod merge;
 pub mod options;
+pub mod output;
 pub mod parse;
 pub mod schema;
 pub mod side;
@@ -114,6 +115,15 @@ impl Transform for Labels {
                     "Bound on cached (labels text, side rows) outputs per split; emptied when full; 0 disables",
                 )
                 .default_value(&options::DEFAULT_CACHE_ENTRIES.to_string()),
+            )
+            .option(
+                OptionSpec::new(
+                    "dictionary",
+                    "boolean",
+                    "Write the output as dictionary<int32, utf8>, each distinct JSON once per batch (much less \
+                     data for repetitive labels; `aggregate` groups such columns by value)",
+                )
+                .default_value("false"),
             )
     }
 

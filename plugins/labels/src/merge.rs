@@ -6,8 +6,9 @@
 
 use crate::parse::LabelSet;
 
-/// Merges `sets` (highest precedence first) into `out`, sorted by key.
-pub fn merge<'a>(sets: &[&'a LabelSet], out: &mut Vec<(&'a str, &'a str)>) {
+/// Merges `sets` (highest precedence first) into `out`, sorted by key: for
+/// each key, the winning set and the index of the pair in it.
+pub fn merge<'a>(sets: &[&'a LabelSet], out: &mut Vec<(&'a LabelSet, usize)>) {
     out.clear();
     let mut cursors = vec![0usize; sets.len()];
     loop {
@@ -22,7 +23,7 @@ pub fn merge<'a>(sets: &[&'a LabelSet], out: &mut Vec<(&'a str, &'a str)>) {
             }
         }
         let Some((winner, key)) = best else { break };
-        out.push((key, &sets[winner].pairs()[cursors[winner]].1));
+        out.push((sets[winner], cursors[winner]));
         for (i, set) in sets.iter().enumerate() {
             if set.pairs().get(cursors[i]).is_some_and(|(k, _)| &**k == key) {
                 cursors[i] += 1;
@@ -39,28 +40,35 @@ mod tests {
         LabelSet::from_pairs(pairs.iter().copied())
     }
 
+    fn merged<'a>(sets: &[&'a LabelSet]) -> Vec<(&'a str, &'a str)> {
+        let mut out = vec![];
+        merge(sets, &mut out);
+        out.iter().map(|(set, i)| (&*set.pairs()[*i].0, &*set.pairs()[*i].1)).collect()
+    }
+
     #[test]
     fn first_set_wins_on_duplicate_keys() {
         let pod = set(&[("app", "a"), ("env", "pod-env")]);
         let namespace = set(&[("team", "t1"), ("env", "ns-env")]);
         let node = set(&[("zone", "a"), ("env", "node-env"), ("role", "")]);
-        let mut out = Vec::new();
-        merge(&[&pod, &namespace, &node], &mut out);
-        assert_eq!(out, [("app", "a"), ("env", "pod-env"), ("role", ""), ("team", "t1"), ("zone", "a")]);
-        merge(&[&node, &namespace, &pod], &mut out);
-        assert_eq!(out, [("app", "a"), ("env", "node-env"), ("role", ""), ("team", "t1"), ("zone", "a")]);
+        assert_eq!(
+            merged(&[&pod, &namespace, &node]),
+            [("app", "a"), ("env", "pod-env"), ("role", ""), ("team", "t1"), ("zone", "a")]
+        );
+        assert_eq!(
+            merged(&[&node, &namespace, &pod]),
+            [("app", "a"), ("env", "node-env"), ("role", ""), ("team", "t1"), ("zone", "a")]
+        );
     }
 
     #[test]
     fn empty_sets() {
         let empty = LabelSet::empty();
         let one = set(&[("k", "v")]);
-        let mut out = vec![("stale", "x")];
+        let mut out = vec![(&one, 0)];
         merge(&[&empty, &empty], &mut out);
-        assert!(out.is_empty());
-        merge(&[&empty, &one, &empty], &mut out);
-        assert_eq!(out, [("k", "v")]);
-        merge(&[], &mut out);
-        assert!(out.is_empty());
+        assert!(out.is_empty(), "out is cleared first");
+        assert_eq!(merged(&[&empty, &one, &empty]), [("k", "v")]);
+        assert!(merged(&[]).is_empty());
     }
 }

@@ -35,10 +35,14 @@ pub struct Options {
     /// What a malformed labels value does: fail the split or count as `{}`.
     #[serde(default)]
     pub on_invalid: OnInvalid,
-    /// Upper bound on cached (labels text, lookup rows) combinations per
-    /// transformer; the cache is emptied when it is full. 0 disables it.
+    /// Upper bound on each level of the per-transformer cache; a full level
+    /// is emptied. 0 keeps nothing beyond the current row.
     #[serde(default = "default_cache_entries")]
     pub cache_entries: usize,
+    /// Write the output as `dictionary<int32, utf8>` (each distinct JSON once
+    /// per batch) instead of utf8.
+    #[serde(default)]
+    pub dictionary: bool,
 }
 
 /// One side table whose labels are merged under the row's.
@@ -85,6 +89,7 @@ pub struct Config {
     pub order: Vec<Source>,
     pub on_invalid: OnInvalid,
     pub cache_entries: usize,
+    pub dictionary: bool,
 }
 
 fn default_output() -> String {
@@ -138,6 +143,7 @@ impl Options {
             order,
             on_invalid: self.on_invalid,
             cache_entries: self.cache_entries,
+            dictionary: self.dictionary,
         })
     }
 }
@@ -205,6 +211,7 @@ mod tests {
         assert_eq!(config.order, vec![Source::Row]);
         assert_eq!(config.on_invalid, OnInvalid::Fail);
         assert_eq!(config.cache_entries, DEFAULT_CACHE_ENTRIES);
+        assert!(!config.dictionary);
     }
 
     #[test]

@@ -17,14 +17,18 @@
 //! object (so a lower-precedence source may supply it). Arrays and nested
 //! objects as values are invalid, as is anything else.
 
+use crate::canonical::write_pair;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;
 
-/// A set of labels: unique keys in ascending byte order (= code point order).
+/// A set of labels: unique keys in ascending byte order (= code point order),
+/// each with its canonical JSON fragment `"key":"value"`, computed once here
+/// so that merging never escapes a string again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LabelSet {
     pairs: Vec<(Box<str>, Box<str>)>,
+    fragments: Vec<Box<str>>,
 }
 
 impl LabelSet {
@@ -55,12 +59,31 @@ impl LabelSet {
                 pairs.push((key, value));
             }
         }
-        LabelSet { pairs }
+        let mut text = String::new();
+        let fragments = pairs
+            .iter()
+            .map(|(k, v)| {
+                text.clear();
+                write_pair(k, v, &mut text);
+                text.as_str().into()
+            })
+            .collect();
+        LabelSet { pairs, fragments }
     }
 
     /// The pairs, sorted by key.
     pub fn pairs(&self) -> &[(Box<str>, Box<str>)] {
         &self.pairs
+    }
+
+    /// The canonical JSON fragment of pair `i`: `"key":"value"`.
+    pub fn fragment(&self, i: usize) -> &str {
+        &self.fragments[i]
+    }
+
+    /// The fragments, in key order.
+    pub fn fragments(&self) -> impl Iterator<Item = &str> {
+        self.fragments.iter().map(|f| &**f)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -186,6 +209,13 @@ mod tests {
 
     fn pairs(set: &LabelSet) -> Vec<(&str, &str)> {
         set.pairs().iter().map(|(k, v)| (&**k, &**v)).collect()
+    }
+
+    #[test]
+    fn fragments_are_canonical_pairs() {
+        let set = parse_labels(Some(r#"{"b": "q\"", "a": "é"}"#)).unwrap();
+        assert_eq!(set.fragments().collect::<Vec<_>>(), [r#""a":"é""#, r#""b":"q\"""#]);
+        assert_eq!(set.fragment(1), r#""b":"q\"""#);
     }
 
     #[test]

@@ -4,13 +4,15 @@
 //! output column does not collide with a kept column.
 //!
 //! Output = the input's columns minus `drop`, in input order, then `output`
-//! (utf8, not nullable).
+//! (utf8, or `dictionary<int32, utf8>` with `dictionary = true`; not
+//! nullable).
 
 use crate::keys::{column_names, key_classes};
 use crate::options::Config;
+use crate::output::output_type;
 use crate::side::SideIndex;
 use crate::strings::StrColumn;
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{Field, Schema, SchemaRef};
 use runtime_plugin_sdk::error::{Error, Result};
 use std::sync::Arc;
 
@@ -84,7 +86,7 @@ pub fn plan(config: &Config, sides: &[SideIndex], input: &Schema) -> Result<Plan
     match column {
         Some(column) if errors.is_empty() => {
             let mut fields: Vec<Field> = kept.iter().map(|&i| input.field(i).clone()).collect();
-            fields.push(Field::new(&config.output, DataType::Utf8, false));
+            fields.push(Field::new(&config.output, output_type(config.dictionary), false));
             let output_schema = Arc::new(Schema::new_with_metadata(fields, input.metadata().clone()));
             Ok(Plan { kept, column, output_schema })
         }
@@ -97,6 +99,7 @@ mod tests {
     use super::*;
     use crate::options::{Lookup, OnInvalid, Source};
     use arrow_array::{ArrayRef, Date32Array, RecordBatch, StringArray};
+    use arrow_schema::DataType;
 
     fn config(drop: &[&str], output: &str) -> Config {
         Config {
@@ -111,6 +114,7 @@ mod tests {
             order: vec![Source::Row, Source::Lookup(0)],
             on_invalid: OnInvalid::Fail,
             cache_entries: 16,
+            dictionary: false,
         }
     }
 

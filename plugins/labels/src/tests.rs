@@ -241,6 +241,41 @@ fn errors_at_init_and_open() {
 fn describe_lists_every_option() {
     let info = Labels::describe();
     let names: Vec<&str> = info.options.iter().map(|o| o.name.as_str()).collect();
-    assert_eq!(names, ["column", "output", "drop", "lookups", "precedence", "on_invalid", "cache_entries"]);
+    assert_eq!(
+        names,
+        ["column", "output", "drop", "lookups", "precedence", "on_invalid", "cache_entries", "dictionary"]
+    );
     assert!(!info.mergeable);
+}
+
+#[test]
+fn dictionary_output_holds_the_same_values() {
+    let rows: Vec<(i32, &str, &str, Option<&str>)> = (0..300)
+        .map(|i| {
+            let raw =
+                [Some(r#"{"a": "1"}"#), None, Some(r#""{\"b\": \"2\"}""#), Some(r#"{"env": "e"}"#)][i % 4];
+            (1 + (i % 3) as i32, ["ns1", "ns2"][i % 2], ["n1", "n2", "n3"][i % 3], raw)
+        })
+        .collect();
+    let plain = run(&labels(POD_USAGE_OPTIONS), input(&rows)).unwrap();
+    for entries in [65_536, 2] {
+        let options = POD_USAGE_OPTIONS.replace(
+            r#""output": "labels","#,
+            &format!(r#""output": "labels", "dictionary": true, "cache_entries": {entries},"#),
+        );
+        let transform = labels(&options);
+        let batch = input(&rows);
+        let expected_schema = transform.output_schema(&batch.schema()).unwrap();
+        let mut transformer = transform.open(batch.schema(), Mode::Single).unwrap();
+        let out = transformer.process(batch).unwrap().remove(0);
+        assert_eq!(out.schema(), expected_schema);
+        let column = out.column_by_name("labels").unwrap().as_dictionary::<arrow_array::types::Int32Type>();
+        let values = column.values().as_string::<i32>();
+        let decoded: Vec<String> =
+            column.keys().iter().map(|k| values.value(k.unwrap() as usize).to_string()).collect();
+        assert_eq!(decoded, plain, "cache_entries = {entries}");
+        if entries > 2 {
+            assert!(values.len() <= 12, "each distinct output once: {}", values.len());
+        }
+    }
 }

@@ -8,15 +8,15 @@
 //! from the previous batch's average, so it is rarely regrown.
 
 use crate::cache::LabelCache;
-use crate::canonical::write_object;
+use crate::canonical::write_fragments;
 use crate::keys::KeyReader;
 use crate::merge::merge;
 use crate::options::{Config, Source};
+use crate::output::OutputColumn;
 use crate::parse::LabelSet;
 use crate::schema::{Plan, plan};
 use crate::side::SideIndex;
 use crate::strings::StrColumn;
-use arrow_array::builder::StringBuilder;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use runtime_plugin_sdk::error::{Error, Result};
@@ -104,7 +104,7 @@ impl LabelsTransformer {
         // Room for the previous batches' average plus 1/8, so the values
         // buffer is rarely regrown (a regrowth copies the whole column).
         let average = self.bytes_before.checked_div(self.rows_before).map_or(256, |a| a + 1);
-        let mut out = StringBuilder::with_capacity(rows, rows * (average + average / 8) as usize);
+        let mut out = OutputColumn::new(config.dictionary, rows, rows * (average + average / 8) as usize);
         let mut invalid = 0u64;
         let empty = LabelSet::empty();
         for row in 0..rows {
@@ -129,8 +129,8 @@ impl LabelsTransformer {
                 self.ids.push(id);
                 self.combo.extend_from_slice(&id.to_le_bytes());
             }
-            if let Some(output) = self.cache.output(&self.combo) {
-                out.append_value(output);
+            if let Some(id) = self.cache.output_id(&self.combo) {
+                out.push(id, self.cache.resets, self.cache.output(id));
                 self.cache_hits += 1;
                 continue;
             }
@@ -146,19 +146,19 @@ impl LabelsTransformer {
                     },
                 })
                 .collect();
-            let mut merged = Vec::new();
+            let mut merged = Vec::with_capacity(32);
             merge(&sets, &mut merged);
             self.text.clear();
-            write_object(merged.iter().copied(), &mut self.text);
-            out.append_value(&self.text);
-            self.cache.insert_output(&self.combo, &self.text);
+            write_fragments(merged.iter().map(|(set, i)| set.fragment(*i)), &mut self.text);
+            let id = self.cache.insert_output(&self.combo, &self.text);
+            out.push(id, self.cache.resets, &self.text);
         }
-        self.bytes_before += out.values_slice().len() as u64;
+        self.bytes_before += out.plain_bytes() as u64;
         self.rows_before += rows as u64;
         self.invalid += invalid;
         report_invalid(invalid);
         let mut columns: Vec<ArrayRef> = plan.kept.iter().map(|&i| batch.column(i).clone()).collect();
-        columns.push(Arc::new(out.finish()));
+        columns.push(out.finish()?);
         Ok(RecordBatch::try_new(plan.output_schema.clone(), columns)?)
     }
 }

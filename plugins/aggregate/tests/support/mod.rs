@@ -23,9 +23,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The pipeline's `labels` options (SPEC §2.2–2.5).
-pub const LABELS_OPTIONS: &str = r#"{
-    "column": "pod_labels", "output": "labels", "drop": ["pod_labels"],
+/// The pipeline's `labels` options (SPEC §2.2–2.5); `%DICTIONARY%` is
+/// replaced by `true` or `false`.
+const LABELS_OPTIONS: &str = r#"{
+    "column": "pod_labels", "output": "labels", "drop": ["pod_labels"], "dictionary": %DICTIONARY%,
     "lookups": [
         {"side_table": "namespace_labels", "key": ["usage_date", "namespace"], "labels": "namespace_labels"},
         {"side_table": "node_labels", "key": ["usage_date", "node"], "labels": "node_labels"}
@@ -211,11 +212,17 @@ pub struct Timings {
 }
 
 /// Runs labels then aggregate over `splits` (each a list of batches) the way
-/// the host does; returns the final batches.
-pub fn run_pipeline(side_tables: SideTables, splits: &[&[RecordBatch]]) -> (Vec<RecordBatch>, Timings) {
+/// the host does; returns the final batches. With `dictionary` the labels
+/// column travels dictionary-encoded between the two transforms.
+pub fn run_pipeline(
+    side_tables: SideTables,
+    splits: &[&[RecordBatch]],
+    dictionary: bool,
+) -> (Vec<RecordBatch>, Timings) {
     let mut timings = Timings::default();
     let start = cpu_now();
-    let labels = Labels::new(parse(LABELS_OPTIONS).unwrap(), side_tables).expect("labels init");
+    let options = LABELS_OPTIONS.replace("%DICTIONARY%", if dictionary { "true" } else { "false" });
+    let labels = Labels::new(parse(&options).unwrap(), side_tables).expect("labels init");
     timings.labels_init = cpu_now() - start;
     let aggregate =
         Aggregate::new(parse(AGGREGATE_OPTIONS).unwrap(), SideTables::default()).expect("aggregate init");
