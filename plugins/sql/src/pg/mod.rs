@@ -103,7 +103,7 @@ pub fn hash_bucket(col: &str, n: u32) -> String {
 pub fn plan(conn: &mut Connection, config: &Config) -> Result<Vec<PlannedSplit>> {
     let base = config.relation.select();
     let Some(pc) = config.partition_column.as_deref() else {
-        let rows = count(conn, &format!("SELECT count(*) FROM ({base}) AS _q"))?;
+        let rows = estimate_rows(conn, &base, "", &[Predicate::All], 1)?[0];
         return Ok(vec![PlannedSplit { predicate: Predicate::All, rows }]);
     };
     let col = column_ref(pc);
@@ -300,11 +300,6 @@ fn int(v: &Option<String>) -> Result<Option<i64>> {
         None => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| bad_planning_result()),
     }
-}
-
-fn count(conn: &mut Connection, sql: &str) -> Result<u64> {
-    let row = first_row(conn.simple_query(sql)?)?;
-    Ok(int(&row[0])?.unwrap_or(0) as u64)
 }
 
 /// Parses PostgreSQL's text form of an `int8[]`, such as `{1,-5,NULL}`.
