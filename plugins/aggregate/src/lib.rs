@@ -46,8 +46,9 @@ pub struct Aggregate {
 const DESCRIPTION: &str = "Groups rows by the `group_by` columns and computes `aggregates` per group: sum \
 (int64 with overflow check, or float64; with `divide_by` the float64 quotient sum / divide_by), count (rows, \
 or non-null values of a column), count_distinct, min, max. SQL null semantics: nulls are skipped, a group \
-without values sums to null, null keys form their own group. Runs as partial per split plus one final merge; \
-output rows are sorted by the group keys (nulls last) in batches of at most 65,536 rows.";
+without values sums to null, null keys form their own group. Dictionary-encoded key columns are grouped by \
+value and output as their value type. Runs as partial per split plus one final merge; output rows are sorted by \
+the group keys (nulls last) in batches of at most 65,536 rows.";
 
 impl Transform for Aggregate {
     type Options = Options;

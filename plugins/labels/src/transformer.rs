@@ -179,6 +179,11 @@ impl Transformer for LabelsTransformer {
     }
 
     fn finish(&mut self) -> Result<Vec<RecordBatch>> {
+        #[cfg(target_arch = "wasm32")]
+        runtime_plugin_sdk::log::debug(&format!(
+            "labels: {} rows, output cache {} hits / {} misses, {} cache resets",
+            self.rows_before, self.cache_hits, self.cache_misses, self.cache.resets
+        ));
         Ok(Vec::new())
     }
 }
