@@ -62,7 +62,10 @@ fn main() {
         timings.cache_misses
     );
     eprintln!("aggregate partial:         {:.3}s", timings.partial.as_secs_f64());
-    eprintln!("state IPC round trip:      {:.3}s", timings.ipc.as_secs_f64());
+    eprintln!(
+        "IPC between stages:        {:.3}s (labels output and partial states, encode + decode)",
+        timings.ipc.as_secs_f64()
+    );
     eprintln!("aggregate merge + final:   {:.3}s", timings.merge_and_finish.as_secs_f64());
     eprintln!(
         "total:                     {:.3}s ({:.3}s wall)",

@@ -1,8 +1,8 @@
 //! The pod-usage workload without the host: reads the three NDJSON files into
 //! batches with the column layout the `ndjson` reader emits, runs `labels`
 //! then `aggregate` the way the host drives them (one labels transformer and
-//! one partial aggregate per split, partial states through Arrow IPC, one
-//! final merge), and computes the CHECKSUM line of SPEC §3.
+//! one partial aggregate per split, batches and partial states through Arrow
+//! IPC, one final merge), and computes the CHECKSUM line of SPEC §3.
 //!
 //! Used by `tests/pod_usage_edge.rs` and by `examples/pod_usage.rs`.
 
@@ -236,12 +236,16 @@ pub fn run_pipeline(
             let t = cpu_now();
             let labelled = labeller.process(batch.clone()).expect("labels");
             timings.labels += cpu_now() - t;
-            let t = cpu_now();
             for b in labelled {
                 assert_eq!(b.schema(), labelled_schema);
+                // Between stages batches travel as Arrow IPC, as in the host.
+                let t = cpu_now();
+                let b = ipc::decode_batch(ipc::encode_batch(&b).unwrap()).unwrap();
+                timings.ipc += cpu_now() - t;
+                let t = cpu_now();
                 partial.process(b).expect("partial aggregate");
+                timings.partial += cpu_now() - t;
             }
-            timings.partial += cpu_now() - t;
         }
         assert!(labeller.finish().expect("labels finish").is_empty());
         timings.cache_hits += labeller.cache_hits;
