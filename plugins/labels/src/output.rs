@@ -12,7 +12,7 @@ use arrow_array::builder::{ArrayBuilder, StringBuilder};
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, Int32Array};
 use arrow_schema::DataType;
-use runtime_plugin_sdk::error::Result;
+use runtime_plugin_sdk::error::{Error, Result};
 use std::sync::Arc;
 
 /// The output data type for the `dictionary` option.
@@ -54,11 +54,18 @@ impl OutputColumn {
     }
 
     /// Appends a row whose output has cache id `id` (under cache reset count
-    /// `resets`) and text `text`.
+    /// `resets`) and text `text`. Fails when a utf8 column would pass 2 GiB.
     #[inline]
-    pub fn push(&mut self, id: u32, resets: u64, text: &str) {
+    pub fn push(&mut self, id: u32, resets: u64, text: &str) -> Result<()> {
         match self {
-            OutputColumn::Plain(builder) => builder.append_value(text),
+            OutputColumn::Plain(builder) => {
+                if builder.values_slice().len() + text.len() > i32::MAX as usize {
+                    return Err(Error::unsupported(
+                        "the labels of one batch exceed 2 GiB of utf8; use smaller batches or `dictionary = true`",
+                    ));
+                }
+                builder.append_value(text)
+            }
             OutputColumn::Dictionary { keys, values, index_of, resets: seen } => {
                 if *seen != resets {
                     index_of.clear();
@@ -75,6 +82,7 @@ impl OutputColumn {
                 keys.push(index_of[id]);
             }
         }
+        Ok(())
     }
 
     /// Bytes of plain values written (0 for a dictionary column).
@@ -104,8 +112,8 @@ mod tests {
     #[test]
     fn plain_column() {
         let mut column = OutputColumn::new(false, 2, 8);
-        column.push(0, 0, "{}");
-        column.push(0, 0, "{}");
+        column.push(0, 0, "{}").unwrap();
+        column.push(0, 0, "{}").unwrap();
         assert_eq!(column.plain_bytes(), 4);
         let array = column.finish().unwrap();
         assert_eq!(array.as_string::<i32>(), &StringArray::from(vec!["{}", "{}"]));
@@ -114,12 +122,11 @@ mod tests {
     #[test]
     fn dictionary_column_holds_each_output_once() {
         let mut column = OutputColumn::new(true, 5, 0);
-        column.push(3, 0, "a");
-        column.push(1, 0, "b");
-        column.push(3, 0, "a");
-        // The cache emptied its level 2: id 3 now means something else.
-        column.push(3, 1, "c");
-        column.push(1, 1, "b");
+        for (id, resets, text) in [(3, 0, "a"), (1, 0, "b"), (3, 0, "a"), (3, 1, "c"), (1, 1, "b")] {
+            // At (3, 1, "c") the cache has emptied its level 2: id 3 now
+            // means something else.
+            column.push(id, resets, text).unwrap();
+        }
         let array = column.finish().unwrap();
         assert_eq!(array.data_type(), &output_type(true));
         let dictionary = array.as_dictionary::<Int32Type>();

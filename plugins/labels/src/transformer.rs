@@ -130,7 +130,7 @@ impl LabelsTransformer {
                 self.combo.extend_from_slice(&id.to_le_bytes());
             }
             if let Some(id) = self.cache.output_id(&self.combo) {
-                out.push(id, self.cache.resets, self.cache.output(id));
+                out.push(id, self.cache.resets, self.cache.output(id))?;
                 self.cache_hits += 1;
                 continue;
             }
@@ -151,7 +151,7 @@ impl LabelsTransformer {
             self.text.clear();
             write_fragments(merged.iter().map(|(set, i)| set.fragment(*i)), &mut self.text);
             let id = self.cache.insert_output(&self.combo, &self.text);
-            out.push(id, self.cache.resets, &self.text);
+            out.push(id, self.cache.resets, &self.text)?;
         }
         self.bytes_before += out.plain_bytes() as u64;
         self.rows_before += rows as u64;
