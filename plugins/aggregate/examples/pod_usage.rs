@@ -66,7 +66,8 @@ fn main() {
         "IPC between stages:        {:.3}s (labels output and partial states, encode + decode)",
         timings.ipc.as_secs_f64()
     );
-    eprintln!("aggregate merge + final:   {:.3}s", timings.merge_and_finish.as_secs_f64());
+    eprintln!("aggregate final merge:     {:.3}s", timings.merge.as_secs_f64());
+    eprintln!("aggregate final finish:    {:.3}s (sort + output)", timings.finish.as_secs_f64());
     eprintln!(
         "total:                     {:.3}s ({:.3}s wall)",
         total_cpu.as_secs_f64(),

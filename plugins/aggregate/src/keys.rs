@@ -105,6 +105,15 @@ impl KeyCodec {
         }
     }
 
+    /// The length of the encoded key part at the start of `bytes`.
+    #[inline]
+    pub fn part_len(&self, bytes: &[u8]) -> usize {
+        match self {
+            KeyCodec::Plain(t) => t.encoded_len(bytes),
+            KeyCodec::Dictionary { .. } => id_len(bytes),
+        }
+    }
+
     /// A builder for the output column.
     pub fn builder(&self, capacity: usize) -> ValueBuilder {
         match self {

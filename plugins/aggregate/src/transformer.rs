@@ -23,9 +23,9 @@ use crate::keys::{KeyCodec, KeyReader};
 use crate::layout::Layout;
 use crate::options::Config;
 use arrow_array::{ArrayRef, RecordBatch};
+use hashbrown::HashMap;
 use runtime_plugin_sdk::error::{Error, Result};
 use runtime_plugin_sdk::transform::{Mode, Transformer};
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// Most rows in one output (or state) batch.
@@ -166,18 +166,53 @@ impl AggregateTransformer {
         Ok(())
     }
 
-    /// Orders two groups by their keys.
-    fn compare_groups(&self, a: u32, b: u32) -> Ordering {
-        let (mut ka, mut kb) = (self.groups.get(a), self.groups.get(b));
-        for codec in &self.codecs {
-            let (ordering, la, lb) = codec.compare(ka, kb);
-            if ordering != Ordering::Equal {
-                return ordering;
+    /// Group ids in output order: by the key columns, left to right.
+    ///
+    /// Each column's distinct values are sorted once and replaced by their
+    /// rank, so sorting the groups compares small integer tuples instead of
+    /// walking encoded keys (equal values have equal encodings, so distinct
+    /// encodings are distinct values).
+    fn sorted_groups(&self) -> Vec<u32> {
+        let n = self.groups.len();
+        let k = self.codecs.len();
+        // Where each column's part of each group's key starts and ends.
+        let mut parts = Vec::with_capacity(n * k);
+        for g in 0..n as u32 {
+            let key = self.groups.get(g);
+            let mut pos = 0;
+            for codec in &self.codecs {
+                let len = codec.part_len(&key[pos..]);
+                parts.push(&key[pos..pos + len]);
+                pos += len;
             }
-            ka = &ka[la..];
-            kb = &kb[lb..];
         }
-        Ordering::Equal
+        let mut ranks = vec![0u32; n * k];
+        for (j, codec) in self.codecs.iter().enumerate() {
+            let mut distinct: HashMap<&[u8], u32> = HashMap::new();
+            let mut values: Vec<&[u8]> = Vec::new();
+            for g in 0..n {
+                let part = parts[g * k + j];
+                ranks[g * k + j] = *distinct.entry(part).or_insert_with(|| {
+                    values.push(part);
+                    (values.len() - 1) as u32
+                });
+            }
+            let mut order: Vec<u32> = (0..values.len() as u32).collect();
+            order.sort_unstable_by(|&a, &b| codec.compare(values[a as usize], values[b as usize]).0);
+            let mut rank_of = vec![0u32; values.len()];
+            for (rank, &value) in order.iter().enumerate() {
+                rank_of[value as usize] = rank as u32;
+            }
+            for g in 0..n {
+                ranks[g * k + j] = rank_of[ranks[g * k + j] as usize];
+            }
+        }
+        let mut groups: Vec<u32> = (0..n as u32).collect();
+        groups.sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize * k, b as usize * k);
+            ranks[a..a + k].cmp(&ranks[b..b + k])
+        });
+        groups
     }
 
     /// The key columns of these groups.
@@ -217,8 +252,7 @@ impl AggregateTransformer {
                 acc.resize(1);
             }
         }
-        let mut order: Vec<u32> = (0..self.groups.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| self.compare_groups(a, b));
+        let order = self.sorted_groups();
         let mut batches = Vec::new();
         for chunk in order.chunks(MAX_BATCH_ROWS) {
             let mut columns = self.key_columns(chunk)?;

@@ -205,7 +205,8 @@ pub struct Timings {
     pub labels: Duration,
     pub partial: Duration,
     pub ipc: Duration,
-    pub merge_and_finish: Duration,
+    pub merge: Duration,
+    pub finish: Duration,
     pub groups_per_split: Vec<usize>,
     pub cache_hits: u64,
     pub cache_misses: u64,
@@ -260,12 +261,12 @@ pub fn run_pipeline(
             timings.ipc += cpu_now() - t;
             let t = cpu_now();
             fin.merge(state).expect("merge");
-            timings.merge_and_finish += cpu_now() - t;
+            timings.merge += cpu_now() - t;
         }
     }
     let t = cpu_now();
     let out = fin.finish().expect("final finish");
-    timings.merge_and_finish += cpu_now() - t;
+    timings.finish += cpu_now() - t;
     let expected_schema = aggregate.output_schema(&labelled_schema).unwrap();
     for b in &out {
         assert_eq!(b.schema(), expected_schema);
