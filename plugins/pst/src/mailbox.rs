@@ -225,7 +225,7 @@ impl<R: ReadAt> Mailbox<R> {
 
     /// Walks every folder from the root, depth first, handing each message
     /// and attachment to `visitor`. Fails only when the root folder itself
-    /// cannot be read.
+    /// cannot be read (and no message was handed over yet).
     pub fn walk(&mut self, visitor: &mut dyn Visitor) -> Result<Walk> {
         let mut walk = Walk::default();
         let mut seen_folders = HashSet::new();
@@ -242,7 +242,9 @@ impl<R: ReadAt> Mailbox<R> {
             }
             let children = match self.folder(&folder, &mut seen_messages, &mut walk, visitor) {
                 Ok(children) => children,
-                Err(e) if folder.nid == ROOT_FOLDER => return Err(e.context("root folder")),
+                Err(e) if folder.nid == ROOT_FOLDER && walk.messages == 0 => {
+                    return Err(e.context("root folder"));
+                }
                 Err(e) => {
                     walk.damage.push(format!("folder {}: {e}", describe_folder(&folder)));
                     continue;
