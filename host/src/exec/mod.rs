@@ -1,0 +1,265 @@
+//! Executing a prepared pipeline.
+//!
+//! ```text
+//!   side tables (read once) ─┐
+//!                            ▼
+//!   plan ──▶ splits, largest first ──▶ rayon pool (work stealing, FIFO)
+//!                                        │ worker: reader ─emit─▶ router ─▶ transforms
+//!                                        │                           │
+//!                                        │        partial states ────┼──▶ final stage thread
+//!                                        ▼                           ▼            │
+//!                              bounded channel ─────────────▶ writer thread ◀──────┘
+//!                                                           (stage, commit / abort)
+//! ```
+//!
+//! Workers run splits; each split's output is staged by the writer and
+//! committed only when the split succeeds. When the failed splits pass
+//! `run.max_failed_splits`, no new splits start and the outputs are not
+//! committed. Otherwise the outputs are committed and failures listed in the
+//! report.
+
+pub mod final_stage;
+pub mod router;
+pub mod side_tables;
+pub mod worker;
+
+use crate::plan::{self, PlannedFile, PlannedSplit};
+use crate::plugin::{LoadedPlugin, Planning, ReaderInstance, Runtime};
+use crate::prepare::Prepared;
+use crate::progress::Progress;
+use crate::report::{RunReport, SplitRecord, SplitStatus};
+use crate::sink::{self, WriterMsg};
+use crossbeam_channel::{Sender, bounded};
+use router::Slot;
+use side_tables::SideTableData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use worker::Worker;
+
+/// Partial aggregation states of one split, by transform.
+pub enum FinalMsg {
+    States(Vec<(usize, Vec<Vec<u8>>)>),
+}
+
+/// What every worker shares during a run.
+pub struct Ctx {
+    pub prepared: Arc<Prepared>,
+    pub runtime: Arc<Runtime>,
+    pub side_tables: Vec<SideTableData>,
+    pub files: Vec<PlannedFile>,
+    pub writer: Sender<WriterMsg>,
+    /// To the final stage; taken (closed) when all splits are done.
+    pub finals: Mutex<Option<Sender<FinalMsg>>>,
+    pub stop: Arc<AtomicBool>,
+    pub failed: AtomicU64,
+    pub total: u64,
+    pub progress: Progress,
+}
+
+impl Ctx {
+    /// Sends a split's partial states to the final stage.
+    pub fn send_states(&self, states: Vec<(usize, Vec<Vec<u8>>)>) -> Result<(), String> {
+        let tx = self.finals.lock().unwrap().clone();
+        match tx {
+            Some(tx) => {
+                tx.send(FinalMsg::States(states)).map_err(|_| "the final stage has stopped".to_string())
+            }
+            None => Err("partial states but no final stage".into()),
+        }
+    }
+
+    /// A fresh, initialised instance of transform `t`, with its side tables.
+    pub fn new_slot(&self, t: usize) -> Result<Slot, String> {
+        let tr = &self.prepared.transforms[t];
+        let c = &tr.stage.common;
+        let mut instance = self.runtime.transform(&tr.plugin, c).map_err(|e| format!("{}: {e}", c.id))?;
+        let tables: Vec<(String, Vec<Vec<u8>>)> = tr
+            .stage
+            .side_tables
+            .iter()
+            .filter_map(|n| self.side_tables.iter().find(|s| &s.name == n))
+            .map(|s| (s.name.clone(), s.buffers.clone()))
+            .collect();
+        instance.init(&c.options, &tables).map_err(|e| format!("{}: init failed: {e}", c.id))?;
+        Ok(Slot { instance, open: None, emitted: 0 })
+    }
+}
+
+/// Settings of one run from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub workers: Option<usize>,
+}
+
+/// Plans the splits of a reader over `files`.
+pub fn plan_splits(
+    reader: &mut ReaderInstance,
+    plugin: &LoadedPlugin,
+    files: &[PlannedFile],
+    max_split_bytes: u64,
+) -> Result<Vec<PlannedSplit>, String> {
+    let mut splits = match plugin.description.planning {
+        Planning::Plugin => {
+            let inputs = files
+                .iter()
+                .map(|f| crate::plugin::io::InputHandle::open(&f.path, &f.shown, 0, None))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("cannot open an input for planning: {e}"))?;
+            let infos: Vec<_> = files.iter().map(|f| f.input_file()).collect();
+            let splits = reader.plan(&infos, inputs).map_err(|e| format!("planning failed: {e}"))?;
+            let mut seen = std::collections::HashSet::new();
+            for s in &splits {
+                if !seen.insert(s.id.clone()) {
+                    return Err(format!("the plugin planned two splits with id `{}`", s.id));
+                }
+                if let Some(i) = s.input {
+                    let f = files
+                        .get(i as usize)
+                        .ok_or_else(|| format!("split `{}` names input {i}, which does not exist", s.id))?;
+                    if s.offset.checked_add(s.length).is_none_or(|end| end > f.size) {
+                        return Err(format!("split `{}` reaches past the end of {}", s.id, f.shown));
+                    }
+                }
+            }
+            splits.into_iter().map(|split| PlannedSplit { split, error: None }).collect()
+        }
+        p => plan::plan_files(files, p, max_split_bytes),
+    };
+    plan::largest_first(&mut splits);
+    Ok(splits)
+}
+
+/// Runs a prepared pipeline to the end and reports what happened.
+pub fn execute(
+    prepared: Arc<Prepared>,
+    runtime: Arc<Runtime>,
+    opts: &RunOptions,
+    progress: Progress,
+) -> RunReport {
+    let started = Instant::now();
+    let mut report = RunReport::new(&prepared, opts.workers.unwrap_or(prepared.pipeline.run.workers));
+    report.plugins = crate::report::plugin_records(&prepared);
+
+    // Side tables.
+    let mut tables = Vec::new();
+    for st in &prepared.side_tables {
+        progress.message(&format!("reading side table {}", st.stage.name));
+        match side_tables::read(&prepared, &runtime, st) {
+            Ok(t) => tables.push(t),
+            Err(e) => return report.fatal(e, started),
+        }
+    }
+    report.side_tables = tables.clone();
+
+    // Plan.
+    let pipeline = &prepared.pipeline;
+    let files = match plan::expand_inputs(&pipeline.dir, &pipeline.source.inputs) {
+        Ok(f) => f,
+        Err(e) => return report.fatal(format!("source.inputs: {}", e.join("; ")), started),
+    };
+    let splits = {
+        let stage = &pipeline.source.common;
+        let planned = runtime
+            .reader(&prepared.source, stage)
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| r.init(&stage.options).map(|_| r).map_err(|e| e.to_string()))
+            .and_then(|mut r| plan_splits(&mut r, &prepared.source, &files, pipeline.source.max_split_bytes));
+        match planned {
+            Ok(s) => s,
+            Err(e) => return report.fatal(format!("source: {e}"), started),
+        }
+    };
+    report.splits_total = splits.len() as u64;
+    progress.start(splits.len() as u64, files.iter().map(|f| f.size).sum());
+
+    // Threads: writer, final stage, workers.
+    let workers = opts.workers.unwrap_or(pipeline.run.workers).max(1);
+    let (wtx, wrx) = bounded::<WriterMsg>(pipeline.run.channel_batches);
+    let stop = Arc::new(AtomicBool::new(false));
+    let spill_dir = std::env::temp_dir();
+    let (ftx, frx) = bounded::<FinalMsg>(workers * 2);
+    let has_final = prepared.has_final_phase();
+    let ctx = Ctx {
+        prepared: prepared.clone(),
+        runtime,
+        side_tables: tables,
+        files,
+        writer: wtx,
+        finals: Mutex::new(has_final.then_some(ftx)),
+        stop: stop.clone(),
+        failed: AtomicU64::new(0),
+        total: splits.len() as u64,
+        progress,
+    };
+    let records: Mutex<Vec<SplitRecord>> = Mutex::new(Vec::with_capacity(splits.len()));
+    let policy = pipeline.run.max_failed_splits;
+
+    let (writer_report, final_result) = std::thread::scope(|scope| {
+        let ctx_ref = &ctx;
+        let writer = {
+            let prepared = prepared.clone();
+            let stop = stop.clone();
+            let budget = pipeline.run.max_staged_bytes;
+            std::thread::Builder::new()
+                .name("writer".into())
+                .spawn_scoped(scope, move || sink::run(&prepared, wrx, budget, spill_dir, stop))
+                .expect("spawn the writer")
+        };
+        let final_thread = has_final.then(|| {
+            std::thread::Builder::new()
+                .name("final".into())
+                .spawn_scoped(scope, move || final_stage::run(ctx_ref, frx))
+                .expect("spawn the final stage")
+        });
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .thread_name(|i| format!("worker-{i}"))
+            .build()
+            .expect("build the worker pool");
+        let slots: Vec<Mutex<Worker>> = (0..workers).map(|_| Mutex::new(Worker::default())).collect();
+        pool.scope_fifo(|s| {
+            for (index, planned) in splits.iter().enumerate() {
+                let (slots, records) = (&slots, &records);
+                s.spawn_fifo(move |_| {
+                    if ctx_ref.stop.load(Ordering::SeqCst) {
+                        records.lock().unwrap().push(SplitRecord::skipped(index, &planned.split));
+                        return;
+                    }
+                    let me = rayon::current_thread_index().unwrap_or(0);
+                    let mut worker = slots[me].lock().unwrap();
+                    let record = worker.run_split(ctx_ref, index, planned);
+                    drop(worker);
+                    if let SplitStatus::Failed { error, .. } = &record.status {
+                        let failed = ctx_ref.failed.fetch_add(1, Ordering::SeqCst) + 1;
+                        ctx_ref.progress.failure(&record.id, error);
+                        if policy.exceeded(failed, ctx_ref.total) {
+                            ctx_ref.stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    ctx_ref.progress.split_done(&record);
+                    records.lock().unwrap().push(record);
+                });
+            }
+        });
+        drop(slots);
+        drop(pool);
+        // Close the final stage's input and let it finish before the writer.
+        drop(ctx_ref.finals.lock().unwrap().take());
+        let final_result =
+            final_thread.map(|t| t.join().unwrap_or_else(|_| Err("the final stage panicked".into())));
+        let failed = ctx_ref.failed.load(Ordering::SeqCst);
+        let commit = !policy.exceeded(failed, ctx_ref.total)
+            && !ctx_ref.stop.load(Ordering::SeqCst)
+            && final_result.as_ref().is_none_or(|r| r.is_ok());
+        let _ = ctx_ref.writer.send(WriterMsg::Finish { commit });
+        let writer_report = writer.join().unwrap_or_else(|_| sink::WriterReport {
+            error: Some("the writer panicked".into()),
+            ..Default::default()
+        });
+        (writer_report, final_result)
+    });
+    ctx.progress.finish();
+    let records = records.into_inner().unwrap();
+    report.complete(records, &ctx.files, writer_report, final_result, started, &prepared)
+}

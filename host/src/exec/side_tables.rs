@@ -1,0 +1,118 @@
+//! Side tables: small lookup inputs read once, before the run, with a
+//! reader plugin, and handed (as Arrow IPC buffers) to every instance of the
+//! transforms that list them. A side table must be read completely: any
+//! failed split fails the run, since every join would silently miss rows.
+
+use super::plan_splits;
+use crate::plan;
+use crate::plugin::Runtime;
+use crate::plugin::io::InputHandle;
+use crate::plugin::state::{Emit, EmitError, Reject};
+use crate::prepare::{Prepared, PreparedSideTable};
+use crate::{config::units::ByteSize, ipc};
+use arrow_schema::SchemaRef;
+use std::any::Any;
+
+/// A side table, read.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SideTableData {
+    pub name: String,
+    #[serde(skip)]
+    pub buffers: Vec<Vec<u8>>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub files: usize,
+    #[serde(skip)]
+    pub rejects: Vec<(String, Reject)>,
+    pub rejected: u64,
+}
+
+struct Collector {
+    output: String,
+    schema: SchemaRef,
+    buffers: Vec<Vec<u8>>,
+    rows: u64,
+    bytes: u64,
+    max: u64,
+}
+
+impl Emit for Collector {
+    fn emit(&mut self, output: &str, ipc: Vec<u8>) -> Result<(), EmitError> {
+        if output != self.output {
+            return Ok(());
+        }
+        let batch = ipc::decode_batch(ipc.clone()).map_err(EmitError::Fatal)?;
+        ipc::check_schema(&batch, &self.schema).map_err(EmitError::Fatal)?;
+        self.rows += batch.num_rows() as u64;
+        self.bytes += ipc.len() as u64;
+        if self.bytes > self.max {
+            return Err(EmitError::Fatal(format!(
+                "side table is larger than its max_bytes ({}); raise max_bytes or filter it",
+                ByteSize(self.max)
+            )));
+        }
+        self.buffers.push(ipc);
+        Ok(())
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// Reads one side table completely.
+pub fn read(prepared: &Prepared, runtime: &Runtime, st: &PreparedSideTable) -> Result<SideTableData, String> {
+    let stage = &st.stage;
+    let c = &stage.common;
+    let files = plan::expand_inputs(&prepared.pipeline.dir, &stage.inputs)
+        .map_err(|e| format!("{}.inputs: {}", c.id, e.join("; ")))?;
+    let mut reader = runtime.reader(&st.plugin, c).map_err(|e| format!("{}: {e}", c.id))?;
+    reader.init(&c.options).map_err(|e| format!("{}: {e}", c.id))?;
+    let splits =
+        plan_splits(&mut reader, &st.plugin, &files, u64::MAX).map_err(|e| format!("{}: {e}", c.id))?;
+    let mut collector = Box::new(Collector {
+        output: st.output.clone(),
+        schema: st.schema.clone(),
+        buffers: Vec::new(),
+        rows: 0,
+        bytes: 0,
+        max: stage.max_bytes,
+    });
+    let mut rejects = Vec::new();
+    let mut rejected = 0;
+    for planned in splits {
+        let split = &planned.split;
+        if let Some(e) = planned.error {
+            return Err(format!("{}: {}: {e}", c.id, split.id));
+        }
+        let file = split.input.and_then(|i| files.get(i as usize));
+        let input = match file {
+            Some(f) => Some(
+                InputHandle::open(&f.path, &f.shown, split.offset, Some(split.length))
+                    .map_err(|e| format!("{}: cannot open {}: {e}", c.id, f.shown))?,
+            ),
+            None => None,
+        };
+        let r = reader.read(split, file.map(|f| f.input_file()).as_ref(), input, collector);
+        collector =
+            r.emitter.and_then(|e| e.into_any().downcast::<Collector>().ok()).expect("collector comes back");
+        rejected += r.call.rejected;
+        rejects.extend(r.call.rejects.into_iter().map(|rej| (split.id.clone(), rej)));
+        if let Err(e) = r.outcome {
+            return Err(format!("{}: reading {} failed: {e}", c.id, split.id));
+        }
+    }
+    // An empty table still tells transforms its schema.
+    let mut buffers = collector.buffers;
+    if buffers.is_empty() {
+        buffers.push(ipc::encode_schema(&st.schema).map_err(|e| e.to_string())?);
+    }
+    Ok(SideTableData {
+        name: stage.name.clone(),
+        buffers,
+        rows: collector.rows,
+        bytes: collector.bytes,
+        files: files.len(),
+        rejects,
+        rejected,
+    })
+}

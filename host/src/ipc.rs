@@ -1,0 +1,191 @@
+//! Arrow IPC on the host side: decoding what plugins send, with the checks a
+//! hostile plugin makes necessary, and encoding what the host sends them.
+//!
+//! Every buffer is an IPC stream with one schema message and one record batch
+//! message (or none, for schemas). A buffer that is malformed, holds more
+//! than one batch, or does not match the declared schema is rejected with a
+//! precise reason. The IPC reader validates array contents (offsets in
+//! bounds, valid UTF-8) as it builds arrays, so a forged buffer cannot make
+//! later code read out of bounds.
+
+use arrow_array::RecordBatch;
+use arrow_ipc::reader::StreamDecoder;
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{ArrowError, Schema, SchemaRef};
+use std::sync::Arc;
+
+/// Decodes a buffer holding exactly one batch (a schema-only stream decodes
+/// to an empty batch).
+pub fn decode_batch(bytes: Vec<u8>) -> Result<RecordBatch, String> {
+    decode_buffer(arrow_buffer_from(bytes))
+}
+
+/// Like [`decode_batch`], from a shared buffer (the arrays reference it
+/// without copying when it is aligned).
+pub fn decode_buffer(mut buf: arrow_buffer::Buffer) -> Result<RecordBatch, String> {
+    let mut decoder = StreamDecoder::new().with_require_alignment(false);
+    let mut found = None;
+    while !buf.is_empty() {
+        match decoder.decode(&mut buf) {
+            Ok(Some(batch)) => {
+                if found.is_some() {
+                    return Err("malformed Arrow IPC: more than one batch in one buffer".into());
+                }
+                found = Some(batch);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("malformed Arrow IPC: {e}")),
+        }
+    }
+    decoder.finish().map_err(|e| format!("malformed Arrow IPC: {e}"))?;
+    match found {
+        Some(b) => Ok(b),
+        None => decoder
+            .schema()
+            .map(RecordBatch::new_empty)
+            .ok_or_else(|| "malformed Arrow IPC: no schema".to_string()),
+    }
+}
+
+fn arrow_buffer_from(bytes: Vec<u8>) -> arrow_buffer::Buffer {
+    arrow_buffer::Buffer::from_vec(bytes)
+}
+
+/// Decodes a schema-only stream.
+pub fn decode_schema(bytes: Vec<u8>) -> Result<SchemaRef, String> {
+    let mut decoder = StreamDecoder::new();
+    let mut buf = arrow_buffer_from(bytes);
+    while !buf.is_empty() {
+        match decoder.decode(&mut buf) {
+            Ok(Some(_)) => return Err("expected a schema, found a record batch".into()),
+            Ok(None) => {
+                if let Some(s) = decoder.schema() {
+                    return Ok(s);
+                }
+            }
+            Err(e) => return Err(format!("malformed Arrow IPC schema: {e}")),
+        }
+    }
+    decoder.schema().ok_or_else(|| "malformed Arrow IPC schema: empty".into())
+}
+
+/// Encodes one batch as an IPC stream.
+pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+    let mut out = Vec::with_capacity(batch.get_array_memory_size() + 1024);
+    let mut w = StreamWriter::try_new(&mut out, batch.schema_ref())?;
+    w.write(batch)?;
+    w.finish()?;
+    drop(w);
+    Ok(out)
+}
+
+/// Encodes a schema as an IPC stream.
+pub fn encode_schema(schema: &Schema) -> Result<Vec<u8>, ArrowError> {
+    let mut out = Vec::new();
+    let mut w = StreamWriter::try_new(&mut out, schema)?;
+    w.finish()?;
+    drop(w);
+    Ok(out)
+}
+
+/// Checks that a batch has exactly the declared columns and types. Field
+/// metadata is ignored; a declared non-nullable column must hold no nulls.
+pub fn check_schema(batch: &RecordBatch, declared: &Schema) -> Result<(), String> {
+    let actual = batch.schema();
+    if actual.fields().len() != declared.fields().len() {
+        return Err(format!(
+            "schema mismatch: the batch has {} columns ({}), the declared schema has {} ({})",
+            actual.fields().len(),
+            names(&actual),
+            declared.fields().len(),
+            names(declared)
+        ));
+    }
+    for (i, (a, d)) in actual.fields().iter().zip(declared.fields()).enumerate() {
+        if a.name() != d.name() {
+            return Err(format!("schema mismatch: column {i} is `{}`, declared `{}`", a.name(), d.name()));
+        }
+        if a.data_type() != d.data_type() {
+            return Err(format!(
+                "schema mismatch: column `{}` is {}, declared {}",
+                a.name(),
+                a.data_type(),
+                d.data_type()
+            ));
+        }
+        if !d.is_nullable() && batch.column(i).null_count() > 0 {
+            return Err(format!(
+                "schema mismatch: column `{}` is declared non-nullable but holds nulls",
+                d.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn names(s: &Schema) -> String {
+    s.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Rebuilds a batch with the declared schema object (same columns), so
+/// every batch of an output carries identical schema metadata.
+pub fn with_schema(batch: RecordBatch, declared: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    if Arc::ptr_eq(&batch.schema(), declared) {
+        return Ok(batch);
+    }
+    RecordBatch::try_new(declared.clone(), batch.columns().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, Int64Array, StringArray};
+    use arrow_schema::{DataType, Field};
+
+    fn batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+                Arc::new(StringArray::from(vec![Some("x"), None])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_schema_check() {
+        let b = batch();
+        let back = decode_batch(encode_batch(&b).unwrap()).unwrap();
+        assert_eq!(back, b);
+        check_schema(&back, &b.schema()).unwrap();
+        let other = Schema::new(vec![
+            Field::new("id", DataType::Int32, false),
+            Field::new("s", DataType::Utf8, true),
+        ]);
+        assert_eq!(
+            check_schema(&back, &other).unwrap_err(),
+            "schema mismatch: column `id` is Int64, declared Int32"
+        );
+    }
+
+    #[test]
+    fn garbage_and_truncation_are_errors() {
+        assert!(
+            decode_batch(vec![1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap_err().starts_with("malformed Arrow IPC")
+        );
+        let mut bytes = encode_batch(&batch()).unwrap();
+        bytes.truncate(bytes.len() - 20);
+        assert!(decode_batch(bytes).unwrap_err().starts_with("malformed Arrow IPC"));
+    }
+
+    #[test]
+    fn schema_round_trip() {
+        let b = batch();
+        assert_eq!(decode_schema(encode_schema(&b.schema()).unwrap()).unwrap(), b.schema());
+    }
+}

@@ -1,0 +1,273 @@
+//! Planning: input globs become files, files become splits.
+//!
+//! - Globs resolve against the pipeline file's folder; every glob must match
+//!   at least one file. Files are deduplicated and sorted by path.
+//! - `whole-file` readers get one split per file.
+//! - `delimited` readers (ndjson) get files cut into byte ranges of at most
+//!   `max_split_bytes`, each cut moved forward to just after the next
+//!   delimiter, so every split holds whole records.
+//! - `plugin` readers (sql) plan their own splits.
+//!
+//! Splits run largest first, so the long ones start early and do not
+//! straggle at the end. A file that cannot be read still becomes a split,
+//! which fails with the reason: the run reports it by name and goes on.
+
+use crate::plugin::Planning;
+use crate::plugin::reader::{InputFile, Split};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// An input file found by the globs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    /// As shown to plugins and in reports (relative to the pipeline folder
+    /// when the glob was relative).
+    pub shown: String,
+    pub size: u64,
+    /// Why the file cannot be read, if it cannot.
+    pub error: Option<String>,
+}
+
+impl PlannedFile {
+    pub fn input_file(&self) -> InputFile {
+        InputFile { path: self.shown.clone(), size: self.size }
+    }
+}
+
+/// A split with its place in the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedSplit {
+    pub split: Split,
+    /// Set when the split is known to fail before it runs (unreadable file).
+    pub error: Option<String>,
+}
+
+/// Expands globs into files. Errors name the glob that matched nothing.
+pub fn expand_inputs(dir: &Path, globs: &[String]) -> Result<Vec<PlannedFile>, Vec<String>> {
+    let mut seen = BTreeSet::new();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for g in globs {
+        let pattern =
+            if Path::new(g).is_absolute() { g.clone() } else { dir.join(g).to_string_lossy().into_owned() };
+        let mut matched = 0;
+        let paths = match glob::glob(&pattern) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(format!("`{g}` is not a valid glob: {e}"));
+                continue;
+            }
+        };
+        let mut found: Vec<(PathBuf, Option<String>)> = Vec::new();
+        for entry in paths {
+            match entry {
+                Ok(p) if p.is_dir() => {}
+                Ok(p) => found.push((p, None)),
+                Err(e) => found.push((e.path().to_path_buf(), Some(e.error().to_string()))),
+            }
+        }
+        // A literal path that does not exist is an error; so is a glob that
+        // matches nothing.
+        for (path, err) in found {
+            matched += 1;
+            if seen.insert(path.clone()) {
+                let shown = if Path::new(g).is_absolute() {
+                    path.display().to_string()
+                } else {
+                    path.strip_prefix(dir).unwrap_or(&path).display().to_string()
+                };
+                let (size, error) = match (err, std::fs::metadata(&path)) {
+                    (Some(e), _) => (0, Some(e)),
+                    (None, Ok(m)) => (m.len(), None),
+                    (None, Err(e)) => (0, Some(e.to_string())),
+                };
+                files.push(PlannedFile { path, shown, size, error });
+            }
+        }
+        if matched == 0 {
+            errors.push(format!("`{g}` matches no file (looked in {})", dir.display()));
+        }
+    }
+    files.sort_by(|a, b| a.shown.cmp(&b.shown));
+    if errors.is_empty() { Ok(files) } else { Err(errors) }
+}
+
+/// Host planning for `whole-file` and `delimited` readers.
+pub fn plan_files(files: &[PlannedFile], planning: Planning, max_split_bytes: u64) -> Vec<PlannedSplit> {
+    let mut out = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let whole = |error: Option<String>| PlannedSplit {
+            split: Split {
+                id: f.shown.clone(),
+                input: Some(i as u32),
+                offset: 0,
+                length: f.size,
+                payload: String::new(),
+                size_hint: f.size,
+            },
+            error,
+        };
+        if f.error.is_some() {
+            out.push(whole(f.error.as_ref().map(|e| format!("cannot read {}: {e}", f.shown))));
+            continue;
+        }
+        match planning {
+            Planning::Delimited(delim) if f.size > max_split_bytes => {
+                match cut(&f.path, f.size, max_split_bytes, delim) {
+                    Ok(ranges) => {
+                        for (start, end) in ranges {
+                            out.push(PlannedSplit {
+                                split: Split {
+                                    id: format!("{}@{start}..{end}", f.shown),
+                                    input: Some(i as u32),
+                                    offset: start,
+                                    length: end - start,
+                                    payload: String::new(),
+                                    size_hint: end - start,
+                                },
+                                error: None,
+                            });
+                        }
+                    }
+                    Err(e) => out.push(whole(Some(format!("cannot read {}: {e}", f.shown)))),
+                }
+            }
+            _ => out.push(whole(None)),
+        }
+    }
+    out
+}
+
+/// Orders splits largest first (stable: equal sizes keep plan order).
+pub fn largest_first(splits: &mut [PlannedSplit]) {
+    splits.sort_by(|a, b| b.split.size_hint.cmp(&a.split.size_hint));
+}
+
+/// Cuts `[0, size)` into ranges of about `max` bytes that end just after a
+/// delimiter (or at the end of the file).
+pub fn cut(path: &Path, size: u64, max: u64, delim: u8) -> std::io::Result<Vec<(u64, u64)>> {
+    let file = File::open(path)?;
+    let mut ranges = Vec::new();
+    let mut start = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    while start < size {
+        let target = start + max;
+        if target >= size {
+            ranges.push((start, size));
+            break;
+        }
+        // Find the first delimiter at or after target - 1.
+        let mut pos = target - 1;
+        let end = loop {
+            if pos >= size {
+                break size;
+            }
+            let n = file.read_at(&mut buf, pos)?;
+            if n == 0 {
+                break size;
+            }
+            match memchr::memchr(delim, &buf[..n]) {
+                Some(i) => break pos + i as u64 + 1,
+                None => pos += n as u64,
+            }
+        };
+        ranges.push((start, end));
+        start = end;
+    }
+    Ok(ranges)
+}
+
+/// Counts delimiters in `[0, offset)` of a file: turns split-relative line
+/// numbers into file line numbers (only done for splits with rejects).
+pub fn count_delimiters(path: &Path, offset: u64, delim: u8) -> std::io::Result<u64> {
+    let file = File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    let mut count = 0u64;
+    while pos < offset {
+        let want = ((offset - pos) as usize).min(buf.len());
+        let n = file.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            break;
+        }
+        count += memchr::memchr_iter(delim, &buf[..n]).count() as u64;
+        pos += n as u64;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    #[test]
+    fn cuts_land_after_delimiters_and_cover_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = Vec::new();
+        for i in 0..1000 {
+            data.extend_from_slice(format!("line number {i} with some padding\n").as_bytes());
+        }
+        let p = write(dir.path(), "f.ndjson", &data);
+        for max in [1, 7, 100, 4096, 1 << 20] {
+            let ranges = cut(&p, data.len() as u64, max, b'\n').unwrap();
+            assert_eq!(ranges.first().unwrap().0, 0);
+            assert_eq!(ranges.last().unwrap().1, data.len() as u64);
+            for w in ranges.windows(2) {
+                assert_eq!(w[0].1, w[1].0, "contiguous");
+            }
+            for (s, e) in &ranges {
+                assert!(e > s);
+                assert_eq!(data[*e as usize - 1], b'\n', "ends after a newline");
+                if max >= 64 {
+                    assert!(e - s <= max + 64, "close to max");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_trailing_newline_and_long_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "f", b"a\nbbbbbbbbbbbbbbbbbbbb");
+        assert_eq!(cut(&p, 22, 4, b'\n').unwrap(), vec![(0, 2), (2, 22)]);
+    }
+
+    #[test]
+    fn globs_and_missing_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "data/b.json", b"12");
+        write(dir.path(), "data/a.json", b"1");
+        let files = expand_inputs(dir.path(), &["data/*.json".into(), "data/a.json".into()]).unwrap();
+        let shown: Vec<&str> = files.iter().map(|f| f.shown.as_str()).collect();
+        assert_eq!(shown, vec!["data/a.json", "data/b.json"]);
+        let err = expand_inputs(dir.path(), &["nope/*.json".into()]).unwrap_err();
+        assert!(err[0].starts_with("`nope/*.json` matches no file"), "{err:?}");
+    }
+
+    #[test]
+    fn plan_orders_largest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "small", b"x\n");
+        let mut big = Vec::new();
+        for _ in 0..100 {
+            big.extend_from_slice(b"0123456789\n");
+        }
+        write(dir.path(), "big", &big);
+        let files = expand_inputs(dir.path(), &["*".into()]).unwrap();
+        let mut splits = plan_files(&files, Planning::Delimited(b'\n'), 500);
+        largest_first(&mut splits);
+        let ids: Vec<&str> = splits.iter().map(|s| s.split.id.as_str()).collect();
+        assert_eq!(ids, vec!["big@0..506", "big@506..1100", "small"]);
+        assert_eq!(count_delimiters(&dir.path().join("big"), 506, b'\n').unwrap(), 46);
+    }
+}

@@ -1,0 +1,354 @@
+//! Plugins: finding, compiling, describing and instantiating WebAssembly
+//! components, and the host side of the WIT contract.
+//!
+//! One module per WIT interface the host implements ([`log`], [`io`]); one
+//! per world it calls ([`reader`], [`transform`]); [`instance`] holds the
+//! call discipline shared by both; [`state`] the store data (sandbox, limits,
+//! per-call context); [`engine`] and [`cache`] the compilation side.
+//!
+//! A [`Runtime`] compiles each component once per run (or loads it from the
+//! on-disk cache), pre-links it against the host's imports into an
+//! `InstancePre`, and instantiates it cheaply for every worker.
+
+pub mod bindings;
+pub mod bundled;
+pub mod cache;
+pub mod engine;
+pub mod instance;
+pub mod io;
+pub mod log;
+pub mod output;
+pub mod reader;
+pub mod state;
+pub mod transform;
+
+use crate::config::{PluginRef, StageCommon};
+use bindings::reader::{ReaderPlugin, ReaderPluginPre};
+use bindings::transform::{TransformPlugin, TransformPluginPre};
+use bindings::types as wit;
+use engine::{EngineSettings, Ticker};
+use instance::{CallError, Instance, new_store};
+use state::HostState;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::component::{HasSelf, Linker};
+
+pub use reader::ReaderInstance;
+pub use transform::TransformInstance;
+
+/// The WIT package version this host implements.
+pub const WIT_PACKAGE: &str = "runtime:plugin@0.1.0";
+
+/// Whether a plugin reads or transforms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Reader,
+    Transform,
+}
+
+/// What a plugin says about itself, in host types.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Description {
+    pub name: String,
+    pub version: String,
+    pub kind: Kind,
+    pub description: String,
+    pub options: Vec<OptionDoc>,
+    pub outputs: Vec<String>,
+    pub planning: Planning,
+    pub mergeable: bool,
+    pub capabilities: Vec<CapabilityDoc>,
+    /// The WIT package the component was built against.
+    pub wit_package: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OptionDoc {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub default: Option<String>,
+    pub required: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CapabilityDoc {
+    pub kind: String,
+    pub reason: String,
+}
+
+/// How a reader's inputs become splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "mode", content = "delimiter")]
+pub enum Planning {
+    WholeFile,
+    Delimited(u8),
+    Plugin,
+}
+
+impl Description {
+    fn from_wit(i: wit::PluginInfo, wit_package: String) -> Self {
+        Description {
+            name: i.name,
+            version: i.version,
+            kind: match i.kind {
+                wit::PluginKind::Reader => Kind::Reader,
+                wit::PluginKind::Transform => Kind::Transform,
+            },
+            description: i.description,
+            options: i
+                .options
+                .into_iter()
+                .map(|o| OptionDoc {
+                    name: o.name,
+                    type_name: o.type_name,
+                    default: o.default_value,
+                    required: o.required,
+                    description: o.description,
+                })
+                .collect(),
+            outputs: i.outputs,
+            planning: match i.planning {
+                wit::Planning::WholeFile => Planning::WholeFile,
+                wit::Planning::Delimited(b) => Planning::Delimited(b),
+                wit::Planning::Plugin => Planning::Plugin,
+            },
+            mergeable: i.mergeable,
+            capabilities: i
+                .capabilities
+                .into_iter()
+                .map(|c| CapabilityDoc {
+                    kind: match c.kind {
+                        wit::CapabilityKind::Network => "network".into(),
+                        wit::CapabilityKind::Environment => "environment".into(),
+                    },
+                    reason: c.reason,
+                })
+                .collect(),
+            wit_package,
+        }
+    }
+}
+
+/// A compiled, pre-linked component.
+pub enum Pre {
+    Reader(ReaderPluginPre<HostState>),
+    Transform(TransformPluginPre<HostState>),
+}
+
+/// A plugin ready to instantiate.
+pub struct LoadedPlugin {
+    pub reference: PluginRef,
+    pub description: Description,
+    pub pre: Pre,
+    /// Time to compile (or load from the cache).
+    pub load_time: Duration,
+    pub from_cache: bool,
+    pub size: usize,
+}
+
+/// Compiles and instantiates plugins for one run.
+pub struct Runtime {
+    pub engine: wasmtime::Engine,
+    reader_linker: Linker<HostState>,
+    transform_linker: Linker<HostState>,
+    cache_dir: Option<PathBuf>,
+    plugins: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    _ticker: Ticker,
+}
+
+/// Finds a plugin by name on `RUNTIME_PLUGIN_PATH` (`name.wasm` in any of
+/// its folders).
+pub fn search_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("RUNTIME_PLUGIN_PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(format!("{name}.wasm"))).find(|p| p.is_file())
+}
+
+/// The plugins on `RUNTIME_PLUGIN_PATH`, as (name, file).
+pub fn search_path_plugins() -> Vec<(String, PathBuf)> {
+    let Some(path) = std::env::var_os("RUNTIME_PLUGIN_PATH") else { return Vec::new() };
+    let mut out = Vec::new();
+    for dir in std::env::split_paths(&path) {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+            if !out.iter().any(|(n, _)| *n == name) {
+                out.push((name, f));
+            }
+        }
+    }
+    out
+}
+
+/// The bytes of a referenced plugin.
+pub fn plugin_bytes(r: &PluginRef) -> Result<Vec<u8>, String> {
+    match r {
+        PluginRef::File(p) => {
+            std::fs::read(p).map_err(|e| format!("cannot read plugin {}: {e}", p.display()))
+        }
+        PluginRef::Named(n) => {
+            if let Some(b) = bundled::get(n) {
+                return Ok(b.to_vec());
+            }
+            match search_path(n) {
+                Some(p) => std::fs::read(&p).map_err(|e| format!("cannot read plugin {}: {e}", p.display())),
+                None => Err(format!("no plugin named `{n}` (bundled: {})", bundled::names().join(", "))),
+            }
+        }
+    }
+}
+
+impl Runtime {
+    pub fn new(settings: &EngineSettings) -> anyhow::Result<Self> {
+        let engine = engine::build(settings).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut reader_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut reader_linker).map_err(|e| anyhow::anyhow!("{e}"))?;
+        ReaderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut reader_linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut transform_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut transform_linker).map_err(|e| anyhow::anyhow!("{e}"))?;
+        TransformPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut transform_linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ticker = Ticker::start(&engine);
+        Ok(Runtime {
+            engine,
+            reader_linker,
+            transform_linker,
+            cache_dir: cache::default_dir(),
+            plugins: Mutex::new(HashMap::new()),
+            _ticker: ticker,
+        })
+    }
+
+    /// Compiles (or loads from cache), links and describes a plugin; each
+    /// plugin is loaded once per run.
+    pub fn load(&self, r: &PluginRef) -> Result<Arc<LoadedPlugin>, String> {
+        let key = r.to_string();
+        if let Some(p) = self.plugins.lock().unwrap().get(&key) {
+            return Ok(p.clone());
+        }
+        let bytes = plugin_bytes(r)?;
+        let loaded = Arc::new(self.load_bytes(r.clone(), &bytes)?);
+        self.plugins.lock().unwrap().insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Compiles, links and describes a component from its bytes.
+    pub fn load_bytes(&self, reference: PluginRef, bytes: &[u8]) -> Result<LoadedPlugin, String> {
+        let started = Instant::now();
+        let (component, from_cache) = cache::load(&self.engine, self.cache_dir.as_deref(), bytes)
+            .map_err(|e| format!("`{reference}` is not a valid WebAssembly component: {e:#}"))?;
+        let exports: Vec<String> =
+            component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let find = |iface: &str| exports.iter().find(|e| e.starts_with(&format!("runtime:plugin/{iface}@")));
+        let (pre, package) = if let Some(e) = find("reader") {
+            let pre =
+                self.reader_linker.instantiate_pre(&component).map_err(|e| link_error(&reference, e))?;
+            (Pre::Reader(ReaderPluginPre::new(pre).map_err(|e| link_error(&reference, e))?), e.clone())
+        } else if let Some(e) = find("transform") {
+            let pre =
+                self.transform_linker.instantiate_pre(&component).map_err(|e| link_error(&reference, e))?;
+            (Pre::Transform(TransformPluginPre::new(pre).map_err(|e| link_error(&reference, e))?), e.clone())
+        } else {
+            return Err(format!(
+                "`{reference}` exports neither runtime:plugin/reader nor runtime:plugin/transform (it exports: {}); \
+                 build it with the runtime-plugin-sdk crate",
+                if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
+            ));
+        };
+        let wit_package = package.split_once('/').map_or(package.clone(), |(ns, rest)| {
+            format!("{ns}{}", rest.find('@').map_or(String::new(), |i| rest[i..].to_string()))
+        });
+        let load_time = started.elapsed();
+        let stage = describe_stage();
+        let info = match &pre {
+            Pre::Reader(p) => instantiate_reader(&self.engine, p, &stage).and_then(|mut i| i.describe()),
+            Pre::Transform(p) => {
+                instantiate_transform(&self.engine, p, &stage).and_then(|mut i| i.describe())
+            }
+        }
+        .map_err(|e| format!("`{reference}`: describe failed: {e}"))?;
+        let description = Description::from_wit(info, wit_package);
+        Ok(LoadedPlugin { reference, description, pre, load_time, from_cache, size: bytes.len() })
+    }
+
+    /// A fresh reader instance for `stage`.
+    pub fn reader(&self, plugin: &LoadedPlugin, stage: &StageCommon) -> Result<ReaderInstance, CallError> {
+        match &plugin.pre {
+            Pre::Reader(p) => instantiate_reader(&self.engine, p, stage),
+            Pre::Transform(_) => {
+                Err(CallError::Trap(format!("`{}` is a transform, not a reader", plugin.reference)))
+            }
+        }
+    }
+
+    /// A fresh transform instance for `stage`.
+    pub fn transform(
+        &self,
+        plugin: &LoadedPlugin,
+        stage: &StageCommon,
+    ) -> Result<TransformInstance, CallError> {
+        match &plugin.pre {
+            Pre::Transform(p) => instantiate_transform(&self.engine, p, stage),
+            Pre::Reader(_) => {
+                Err(CallError::Trap(format!("`{}` is a reader, not a transform", plugin.reference)))
+            }
+        }
+    }
+}
+
+fn link_error(r: &PluginRef, e: wasmtime::Error) -> String {
+    format!("`{r}` cannot be linked: {e:#}. Plugins may import only {WIT_PACKAGE} and WASI 0.2 interfaces")
+}
+
+/// The stage used to run `describe` (default limits, no grants).
+fn describe_stage() -> StageCommon {
+    StageCommon {
+        id: "describe".into(),
+        plugin: PluginRef::Named(String::new()),
+        plugin_at: None,
+        options: "{}".into(),
+        options_at: None,
+        limits: crate::config::Limits { time: Duration::from_secs(10), ..Default::default() },
+        grants: Default::default(),
+    }
+}
+
+fn instantiate_reader(
+    engine: &wasmtime::Engine,
+    pre: &ReaderPluginPre<HostState>,
+    stage: &StageCommon,
+) -> Result<ReaderInstance, CallError> {
+    let mut store = new_store(engine, stage);
+    store.set_epoch_deadline(1_000);
+    let bindings =
+        pre.instantiate(&mut store).map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
+    Ok(Instance { store, bindings, poisoned: false })
+}
+
+fn instantiate_transform(
+    engine: &wasmtime::Engine,
+    pre: &TransformPluginPre<HostState>,
+    stage: &StageCommon,
+) -> Result<TransformInstance, CallError> {
+    let mut store = new_store(engine, stage);
+    store.set_epoch_deadline(1_000);
+    let bindings =
+        pre.instantiate(&mut store).map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
+    Ok(Instance { store, bindings, poisoned: false })
+}
+
+/// Where a path sits relative to `base`, for messages and reports.
+pub fn display_path(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
+}

@@ -1,0 +1,375 @@
+//! Preparing a validated pipeline for execution: loading every plugin,
+//! checking its options, and connecting the stages into a stream graph with
+//! a schema on every stream. `runtime validate` stops here; `runtime run`
+//! goes on to execute.
+//!
+//! Streams are named: a reader's outputs by their output names (`rows`,
+//! `messages`), a transform's output by the transform's name. Each transform
+//! and sink reads one stream. A transform that aggregates (`mergeable`) runs
+//! as a *partial* transformer per split and one *final* transformer; every
+//! stream downstream of it is in the final phase.
+
+use crate::config::error::did_you_mean;
+use crate::config::{
+    ConfigError, ConfigErrors, Location, Pipeline, SideTableStage, SinkStage, StageCommon, TransformStage,
+};
+use crate::ipc;
+use crate::plugin::instance::CallError;
+use crate::plugin::{Kind, LoadedPlugin, Runtime};
+use arrow_schema::SchemaRef;
+use std::sync::Arc;
+
+/// When a stage's data flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// While splits are read, per split.
+    Split,
+    /// After all splits, from the final transformers of aggregations.
+    Final,
+}
+
+/// A named stream of batches with one schema.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub name: String,
+    pub schema: SchemaRef,
+    pub phase: Phase,
+}
+
+/// Who reads a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumer {
+    Transform(usize),
+    Sink(usize),
+}
+
+#[derive(Clone)]
+pub struct PreparedTransform {
+    pub stage: TransformStage,
+    pub plugin: Arc<LoadedPlugin>,
+    /// The stream it reads and the one it writes.
+    pub input: usize,
+    pub output: usize,
+    pub input_schema_ipc: Vec<u8>,
+    pub mergeable: bool,
+    /// The phase it runs in (a mergeable transform's partial half runs in
+    /// its input's phase; its final half in `Phase::Final`).
+    pub phase: Phase,
+}
+
+#[derive(Clone)]
+pub struct PreparedSideTable {
+    pub stage: SideTableStage,
+    pub plugin: Arc<LoadedPlugin>,
+    pub output: String,
+    pub schema: SchemaRef,
+}
+
+#[derive(Clone)]
+pub struct PreparedSink {
+    pub stage: SinkStage,
+    pub input: usize,
+}
+
+/// A pipeline with plugins loaded and stages connected.
+pub struct Prepared {
+    pub pipeline: Pipeline,
+    pub source: Arc<LoadedPlugin>,
+    pub side_tables: Vec<PreparedSideTable>,
+    pub transforms: Vec<PreparedTransform>,
+    pub sinks: Vec<PreparedSink>,
+    pub streams: Vec<Stream>,
+    /// Consumers of each stream, by stream index.
+    pub consumers: Vec<Vec<Consumer>>,
+    /// The source's output streams, by output name.
+    pub source_outputs: Vec<(String, usize)>,
+}
+
+impl Prepared {
+    pub fn stream_index(&self, name: &str) -> Option<usize> {
+        self.streams.iter().position(|s| s.name == name)
+    }
+    /// Whether anything runs in the final phase.
+    pub fn has_final_phase(&self) -> bool {
+        self.transforms.iter().any(|t| t.mergeable || t.phase == Phase::Final)
+    }
+}
+
+/// Turns a plugin's `init` failure into a configuration error at the
+/// stage's options.
+fn option_error(stage: &StageCommon, e: &CallError) -> ConfigError {
+    let message = e.message().to_string();
+    let (key, message) = match message.split_once(": ") {
+        Some((path, rest)) if is_option_path(path) => {
+            (format!("{}.options.{path}", stage.id), rest.to_string())
+        }
+        _ => (format!("{}.options", stage.id), message),
+    };
+    let at = stage.options_at.clone().or_else(|| stage.plugin_at.clone());
+    ConfigError::new(key, message)
+        .at(at)
+        .hint(format!("see `runtime plugins inspect {}` for its options", stage.plugin))
+}
+
+fn is_option_path(p: &str) -> bool {
+    !p.is_empty() && !p.contains(' ') && p.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+}
+
+fn stage_error(stage: &StageCommon, message: impl Into<String>) -> ConfigError {
+    ConfigError::new(format!("{}.plugin", stage.id), message).at(stage.plugin_at.clone())
+}
+
+/// Loads the plugins and connects the stages, collecting every problem.
+pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, ConfigErrors> {
+    let mut errors = ConfigErrors::default();
+    let mut streams: Vec<Stream> = Vec::new();
+
+    // The source.
+    let src = &pipeline.source.common;
+    let source = match runtime.load(&src.plugin) {
+        Ok(p) => p,
+        Err(e) => return Err(stage_error(src, e).into()),
+    };
+    if source.description.kind != Kind::Reader {
+        errors.push(stage_error(src, format!("`{}` is a transform; the source needs a reader", src.plugin)));
+        return Err(errors);
+    }
+    let mut source_outputs = Vec::new();
+    match runtime.reader(&source, src).and_then(|mut r| r.init(&src.options).map(|_| r)) {
+        Ok(mut r) => match r.output_schemas() {
+            Ok(outs) => {
+                for (name, schema) in outs {
+                    source_outputs.push((name.clone(), streams.len()));
+                    streams.push(Stream { name, schema, phase: Phase::Split });
+                }
+            }
+            Err(e) => errors.push(stage_error(src, format!("cannot get the output schemas: {e}"))),
+        },
+        Err(e @ CallError::Plugin { .. }) => errors.push(option_error(src, &e)),
+        Err(e) => errors.push(stage_error(src, format!("plugin failed to start: {e}"))),
+    }
+    if pipeline.source.inputs.is_empty() && source.description.planning != crate::plugin::Planning::Plugin {
+        errors.push(
+            ConfigError::new(
+                "source.inputs",
+                format!("the `{}` reader needs input files", source.description.name),
+            )
+            .at(pipeline.source.common.plugin_at.clone())
+            .hint("add inputs = [\"data/*.ext\"]"),
+        );
+    }
+
+    // Side tables: readers too.
+    let mut side_tables = Vec::new();
+    for st in &pipeline.side_tables {
+        let c = &st.common;
+        let plugin = match runtime.load(&c.plugin) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(stage_error(c, e));
+                continue;
+            }
+        };
+        if plugin.description.kind != Kind::Reader {
+            errors.push(stage_error(
+                c,
+                format!("`{}` is a transform; side tables are read with a reader", c.plugin),
+            ));
+            continue;
+        }
+        let outs = match runtime.reader(&plugin, c).and_then(|mut r| r.init(&c.options).map(|_| r)) {
+            Ok(mut r) => match r.output_schemas() {
+                Ok(o) => o,
+                Err(e) => {
+                    errors.push(stage_error(c, format!("cannot get the output schemas: {e}")));
+                    continue;
+                }
+            },
+            Err(e @ CallError::Plugin { .. }) => {
+                errors.push(option_error(c, &e));
+                continue;
+            }
+            Err(e) => {
+                errors.push(stage_error(c, format!("plugin failed to start: {e}")));
+                continue;
+            }
+        };
+        let chosen = match &st.output {
+            Some(name) => outs.iter().find(|(n, _)| n == name),
+            None if outs.len() == 1 => outs.first(),
+            None => None,
+        };
+        match chosen {
+            Some((name, schema)) => side_tables.push(PreparedSideTable {
+                stage: st.clone(),
+                plugin,
+                output: name.clone(),
+                schema: schema.clone(),
+            }),
+            None => errors.push(
+                ConfigError::new(format!("{}.output", c.id), "choose which output of the reader to use")
+                    .at(c.plugin_at.clone())
+                    .hint(format!(
+                        "outputs: {}",
+                        outs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                    )),
+            ),
+        }
+    }
+
+    // Transforms, in order; each adds a stream named after it.
+    let mut transforms: Vec<PreparedTransform> = Vec::new();
+    for (i, t) in pipeline.transforms.iter().enumerate() {
+        let c = &t.common;
+        let default_input = match i {
+            0 if source_outputs.len() == 1 => Some(source_outputs[0].0.clone()),
+            0 => None,
+            _ => Some(pipeline.transforms[i - 1].name.clone()),
+        };
+        let Some(input) = resolve_input(
+            &mut errors,
+            &format!("{}.input", c.id),
+            t.input.as_deref(),
+            t.input_at.clone().or(c.plugin_at.clone()),
+            default_input,
+            &streams,
+        ) else {
+            continue;
+        };
+        if streams.iter().any(|s| s.name == t.name) {
+            errors.push(
+                ConfigError::new(
+                    format!("{}.name", c.id),
+                    format!("a stream named `{}` already exists", t.name),
+                )
+                .at(c.plugin_at.clone())
+                .hint("transform names must differ from the reader's output names"),
+            );
+            continue;
+        }
+        let plugin = match runtime.load(&c.plugin) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(stage_error(c, e));
+                continue;
+            }
+        };
+        if plugin.description.kind != Kind::Transform {
+            errors.push(stage_error(c, format!("`{}` is a reader, not a transform", c.plugin)));
+            continue;
+        }
+        let placeholders: Vec<(String, Vec<Vec<u8>>)> = t
+            .side_tables
+            .iter()
+            .filter_map(|n| side_tables.iter().find(|s| &s.stage.name == n))
+            .map(|s| (s.stage.name.clone(), vec![ipc::encode_schema(&s.schema).unwrap_or_default()]))
+            .collect();
+        let input_schema = streams[input].schema.clone();
+        let output_schema = match runtime
+            .transform(&plugin, c)
+            .and_then(|mut tr| tr.init(&c.options, &placeholders).map(|_| tr))
+        {
+            Ok(mut tr) => match tr.output_schema(&input_schema) {
+                Ok(s) => s,
+                Err(e @ CallError::Plugin { .. }) => {
+                    errors.push(option_error(c, &e));
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(stage_error(c, format!("output schema: {e}")));
+                    continue;
+                }
+            },
+            Err(e @ CallError::Plugin { .. }) => {
+                errors.push(option_error(c, &e));
+                continue;
+            }
+            Err(e) => {
+                errors.push(stage_error(c, format!("plugin failed to start: {e}")));
+                continue;
+            }
+        };
+        let mergeable = plugin.description.mergeable;
+        let input_phase = streams[input].phase;
+        let output_phase = if mergeable { Phase::Final } else { input_phase };
+        let output = streams.len();
+        streams.push(Stream { name: t.name.clone(), schema: output_schema, phase: output_phase });
+        transforms.push(PreparedTransform {
+            stage: t.clone(),
+            plugin,
+            input,
+            output,
+            input_schema_ipc: ipc::encode_schema(&input_schema).unwrap_or_default(),
+            mergeable,
+            phase: input_phase,
+        });
+    }
+
+    // Sinks.
+    let mut sinks = Vec::new();
+    for s in &pipeline.sinks {
+        let default = match pipeline.transforms.last() {
+            Some(t) => Some(t.name.clone()),
+            None if source_outputs.len() == 1 => Some(source_outputs[0].0.clone()),
+            None => None,
+        };
+        let id = format!("sinks.{}.input", s.name);
+        if let Some(input) =
+            resolve_input(&mut errors, &id, s.input.as_deref(), s.input_at.clone(), default, &streams)
+        {
+            sinks.push(PreparedSink { stage: s.clone(), input });
+        }
+    }
+
+    let mut consumers = vec![Vec::new(); streams.len()];
+    for (i, t) in transforms.iter().enumerate() {
+        consumers[t.input].push(Consumer::Transform(i));
+    }
+    for (i, s) in sinks.iter().enumerate() {
+        consumers[s.input].push(Consumer::Sink(i));
+    }
+    errors.into_result(Prepared {
+        pipeline,
+        source,
+        side_tables,
+        transforms,
+        sinks,
+        streams,
+        consumers,
+        source_outputs,
+    })
+}
+
+fn resolve_input(
+    errors: &mut ConfigErrors,
+    key: &str,
+    named: Option<&str>,
+    at: Option<Location>,
+    default: Option<String>,
+    streams: &[Stream],
+) -> Option<usize> {
+    let known: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+    let Some(name) = named.map(str::to_string).or(default) else {
+        errors.push(
+            ConfigError::new(key, "say which stream this stage reads")
+                .at(at)
+                .hint(format!("set input to one of: {}", known.join(", "))),
+        );
+        return None;
+    };
+    match streams.iter().position(|s| s.name == name) {
+        Some(i) => Some(i),
+        None => {
+            let hint = match did_you_mean(&name, known.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => format!(
+                    "streams defined before this stage: {}",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            };
+            errors.push(ConfigError::new(key, format!("no stream named `{name}`")).at(at).hint(hint));
+            None
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! What a run did: per-split records, the JSON run report (`--report`), the
+//! one-screen summary, and the exit status.
+//!
+//! Exit statuses: 0 the run succeeded (failed splits, if any, stayed within
+//! `run.max_failed_splits`); 1 the run failed (too many failed splits, a
+//! side table or the writer failed); 2 bad configuration or usage; 3 an
+//! internal error.
+
+use crate::config::units::ByteSize;
+use crate::exec::side_tables::SideTableData;
+use crate::plan::{PlannedFile, count_delimiters};
+use crate::plugin::Planning;
+use crate::plugin::reader::Split;
+use crate::plugin::state::Reject;
+use crate::prepare::Prepared;
+use crate::sink::{SinkResult, WriterReport};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant, SystemTime};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_CONFIG: i32 = 2;
+pub const EXIT_INTERNAL: i32 = 3;
+
+/// How a split ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum SplitStatus {
+    Ok,
+    Partial {
+        reason: String,
+    },
+    Failed {
+        error: String,
+        kind: String,
+    },
+    /// Not run: the run stopped first.
+    Skipped,
+}
+
+/// One split's story.
+#[derive(Debug, Clone)]
+pub struct SplitRecord {
+    pub index: usize,
+    pub id: String,
+    pub input: Option<String>,
+    pub input_index: Option<u32>,
+    pub offset: u64,
+    pub status: SplitStatus,
+    pub attempts: u32,
+    /// Rows the reader emitted.
+    pub rows: u64,
+    pub sink_rows: Vec<u64>,
+    pub bytes_read: u64,
+    pub rejected: u64,
+    pub rejects: Vec<Reject>,
+    pub counters: BTreeMap<String, u64>,
+    pub elapsed: Duration,
+}
+
+impl SplitRecord {
+    pub fn new(index: usize, split: &Split, input: Option<String>) -> Self {
+        SplitRecord {
+            index,
+            id: split.id.clone(),
+            input,
+            input_index: split.input,
+            offset: split.offset,
+            status: SplitStatus::Skipped,
+            attempts: 0,
+            rows: 0,
+            sink_rows: Vec::new(),
+            bytes_read: 0,
+            rejected: 0,
+            rejects: Vec::new(),
+            counters: BTreeMap::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+    pub fn skipped(index: usize, split: &Split) -> Self {
+        Self::new(index, split, None)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureEntry {
+    pub split: String,
+    pub input: Option<String>,
+    pub error: String,
+    pub kind: String,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartialEntry {
+    pub split: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectEntry {
+    pub split: String,
+    pub file: Option<String>,
+    pub location: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginRecord {
+    pub stage: String,
+    pub plugin: String,
+    pub version: String,
+    pub load_ms: f64,
+    pub cached: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowSplit {
+    pub split: String,
+    pub seconds: f64,
+    pub rows: u64,
+}
+
+/// The run report (`--report FILE.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub pipeline: String,
+    pub name: String,
+    pub status: String,
+    pub exit_code: i32,
+    pub started_at_unix: u64,
+    pub elapsed_seconds: f64,
+    pub workers: usize,
+    pub outputs: Vec<SinkResult>,
+    pub splits_total: u64,
+    pub splits_ok: u64,
+    pub splits_partial: u64,
+    pub splits_failed: u64,
+    pub splits_skipped: u64,
+    pub max_failed_splits: String,
+    pub rows_read: u64,
+    pub bytes_read: u64,
+    pub rejected_records: u64,
+    pub rejects: Vec<RejectEntry>,
+    pub failures: Vec<FailureEntry>,
+    pub partials: Vec<PartialEntry>,
+    pub side_tables: Vec<SideTableData>,
+    pub counters: BTreeMap<String, u64>,
+    pub plugins: Vec<PluginRecord>,
+    pub slowest_splits: Vec<SlowSplit>,
+    pub spilled_bytes: u64,
+    /// Peak resident memory of the process (Linux `VmHWM`), in bytes.
+    pub peak_rss_bytes: u64,
+    /// Why the run failed, when it failed as a whole.
+    pub error: Option<String>,
+}
+
+/// Rejects listed in the report; the rest are only counted.
+const MAX_REJECTS_REPORTED: usize = 1000;
+
+pub fn plugin_records(p: &Prepared) -> Vec<PluginRecord> {
+    let mut out = vec![record("source", &p.source)];
+    out.extend(p.side_tables.iter().map(|s| record(&s.stage.common.id, &s.plugin)));
+    out.extend(p.transforms.iter().map(|t| record(&t.stage.common.id, &t.plugin)));
+    out
+}
+
+fn record(stage: &str, p: &crate::plugin::LoadedPlugin) -> PluginRecord {
+    PluginRecord {
+        stage: stage.into(),
+        plugin: p.reference.to_string(),
+        version: p.description.version.clone(),
+        load_ms: p.load_time.as_secs_f64() * 1000.0,
+        cached: p.from_cache,
+    }
+}
+
+impl RunReport {
+    pub fn new(p: &Prepared, workers: usize) -> Self {
+        RunReport {
+            pipeline: p.pipeline.file.display().to_string(),
+            name: p.pipeline.name.clone(),
+            status: "running".into(),
+            exit_code: EXIT_OK,
+            started_at_unix: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            elapsed_seconds: 0.0,
+            workers,
+            outputs: Vec::new(),
+            splits_total: 0,
+            splits_ok: 0,
+            splits_partial: 0,
+            splits_failed: 0,
+            splits_skipped: 0,
+            max_failed_splits: p.pipeline.run.max_failed_splits.to_string(),
+            rows_read: 0,
+            bytes_read: 0,
+            rejected_records: 0,
+            rejects: Vec::new(),
+            failures: Vec::new(),
+            partials: Vec::new(),
+            side_tables: Vec::new(),
+            counters: BTreeMap::new(),
+            plugins: Vec::new(),
+            slowest_splits: Vec::new(),
+            spilled_bytes: 0,
+            peak_rss_bytes: 0,
+            error: None,
+        }
+    }
+
+    /// The run failed as a whole before or outside the splits.
+    pub fn fatal(mut self, error: String, started: Instant) -> Self {
+        self.error = Some(error);
+        self.status = "failed".into();
+        self.exit_code = EXIT_FAILED;
+        self.elapsed_seconds = started.elapsed().as_secs_f64();
+        self.peak_rss_bytes = peak_rss();
+        self
+    }
+
+    /// Fills the report from the splits and the writer.
+    pub fn complete(
+        mut self,
+        mut records: Vec<SplitRecord>,
+        files: &[PlannedFile],
+        writer: WriterReport,
+        final_result: Option<Result<crate::exec::final_stage::FinalReport, String>>,
+        started: Instant,
+        prepared: &Prepared,
+    ) -> Self {
+        records.sort_by_key(|r| r.index);
+        if let Planning::Delimited(d) = prepared.source.description.planning {
+            file_line_numbers(&mut records, files, d);
+        }
+        for r in &records {
+            match &r.status {
+                SplitStatus::Ok => self.splits_ok += 1,
+                SplitStatus::Partial { reason } => {
+                    self.splits_partial += 1;
+                    self.partials.push(PartialEntry { split: r.id.clone(), reason: reason.clone() });
+                }
+                SplitStatus::Failed { error, kind } => {
+                    self.splits_failed += 1;
+                    self.failures.push(FailureEntry {
+                        split: r.id.clone(),
+                        input: r.input.clone(),
+                        error: error.clone(),
+                        kind: kind.clone(),
+                        attempts: r.attempts,
+                    });
+                }
+                SplitStatus::Skipped => self.splits_skipped += 1,
+            }
+            if !matches!(r.status, SplitStatus::Failed { .. } | SplitStatus::Skipped) {
+                self.rows_read += r.rows;
+                self.rejected_records += r.rejected;
+                for rej in &r.rejects {
+                    if self.rejects.len() < MAX_REJECTS_REPORTED {
+                        self.rejects.push(RejectEntry {
+                            split: r.id.clone(),
+                            file: r.input.clone(),
+                            location: rej.location.clone(),
+                            reason: rej.reason.clone(),
+                        });
+                    }
+                }
+            }
+            self.bytes_read += r.bytes_read;
+            for (k, v) in &r.counters {
+                *self.counters.entry(k.clone()).or_default() += v;
+            }
+        }
+        let mut slow: Vec<&SplitRecord> = records.iter().filter(|r| r.attempts > 0).collect();
+        slow.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+        self.slowest_splits = slow
+            .iter()
+            .take(3)
+            .map(|r| SlowSplit { split: r.id.clone(), seconds: r.elapsed.as_secs_f64(), rows: r.rows })
+            .collect();
+        self.outputs = writer.sinks;
+        self.spilled_bytes = writer.spilled_bytes;
+        let policy = prepared.pipeline.run.max_failed_splits;
+        if policy.exceeded(self.splits_failed, self.splits_total) {
+            self.error = Some(format!(
+                "{} of {} splits failed, more than run.max_failed_splits ({policy}) allows; outputs were not written",
+                self.splits_failed, self.splits_total
+            ));
+        } else if let Some(Err(e)) = final_result {
+            self.error = Some(format!("final stage: {e}"));
+        } else if let Some(e) = writer.error {
+            self.error = Some(format!("writing outputs: {e}"));
+        }
+        self.exit_code = if self.error.is_some() { EXIT_FAILED } else { EXIT_OK };
+        self.status = if self.exit_code == EXIT_OK { "ok".into() } else { "failed".into() };
+        self.elapsed_seconds = started.elapsed().as_secs_f64();
+        self.peak_rss_bytes = peak_rss();
+        self
+    }
+
+    /// The end-of-run summary, one screen.
+    pub fn summary(&self, report_path: Option<&str>) -> String {
+        let mut s = String::new();
+        let secs = self.elapsed_seconds.max(1e-9);
+        let _ = writeln!(
+            s,
+            "{}: {} in {:.2} s ({} workers)",
+            self.name, self.status, self.elapsed_seconds, self.workers
+        );
+        let _ = writeln!(
+            s,
+            "  splits   {} total: {} ok, {} partial, {} failed{}",
+            self.splits_total,
+            self.splits_ok,
+            self.splits_partial,
+            self.splits_failed,
+            if self.splits_skipped > 0 {
+                format!(", {} not run", self.splits_skipped)
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  read     {} rows, {} ({}/s, {} rows/s)",
+            group(self.rows_read),
+            ByteSize(self.bytes_read),
+            ByteSize((self.bytes_read as f64 / secs) as u64),
+            group((self.rows_read as f64 / secs) as u64)
+        );
+        if self.peak_rss_bytes > 0 {
+            let _ = writeln!(s, "  memory   {} peak", ByteSize(self.peak_rss_bytes));
+        }
+        if self.rejected_records > 0 {
+            let _ =
+                writeln!(s, "  rejected {} records (see the report for where)", group(self.rejected_records));
+        }
+        for o in &self.outputs {
+            let state = if o.committed {
+                format!("{} rows, {}", group(o.rows), ByteSize(o.bytes))
+            } else {
+                "not written".into()
+            };
+            let _ = writeln!(s, "  output   {} -> {} ({state})", o.name, o.path);
+        }
+        if !self.slowest_splits.is_empty() && self.splits_total > 1 {
+            let slow: Vec<String> =
+                self.slowest_splits.iter().map(|x| format!("{} {:.2} s", x.split, x.seconds)).collect();
+            let _ = writeln!(s, "  slowest  {}", slow.join(", "));
+        }
+        for p in self.partials.iter().take(5) {
+            let _ = writeln!(s, "  partial  {}: {}", p.split, p.reason);
+        }
+        for f in self.failures.iter().take(8) {
+            let _ = writeln!(s, "  FAILED   {}: {}", f.split, f.error);
+        }
+        if self.failures.len() > 8 {
+            let _ = writeln!(s, "  ... and {} more failures (see the report)", self.failures.len() - 8);
+        }
+        if let Some(e) = &self.error {
+            let _ = writeln!(s, "  error    {e}");
+        }
+        if let Some(r) = report_path {
+            let _ = writeln!(s, "  report   {r}");
+        }
+        s
+    }
+}
+
+/// Turns split-relative `line N` locations into file line numbers for
+/// splits that start inside a file.
+fn file_line_numbers(records: &mut [SplitRecord], files: &[PlannedFile], delim: u8) {
+    for r in records.iter_mut().filter(|r| r.offset > 0 && !r.rejects.is_empty()) {
+        let Some(file) = r.input_index.and_then(|i| files.get(i as usize)) else { continue };
+        let Ok(before) = count_delimiters(&file.path, r.offset, delim) else { continue };
+        for rej in &mut r.rejects {
+            if let Some(n) = rej.location.strip_prefix("line ").and_then(|n| n.parse::<u64>().ok()) {
+                rej.location = format!("line {}", n + before);
+            }
+        }
+    }
+}
+
+/// Peak resident set size of this process, from /proc (0 where unknown).
+pub fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        })
+        .unwrap_or(0)
+}
+
+/// 1234567 → "1,234,567".
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_000), "1,000");
+        assert_eq!(group(61_070), "61,070");
+        assert_eq!(group(1_234_567), "1,234,567");
+    }
+}

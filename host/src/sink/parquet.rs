@@ -1,0 +1,83 @@
+//! Writing one Parquet output file: under a temporary name in the same
+//! folder, renamed into place only when complete, so readers never see a
+//! half-written file and a failed run leaves the previous output untouched.
+
+use crate::config::{Compression, SinkStage};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression as Codec, GzipLevel, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// An output file being written.
+pub struct ParquetFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: ArrowWriter<BufWriter<File>>,
+    pub rows: u64,
+}
+
+/// Writer settings from the sink's configuration.
+pub fn properties(sink: &SinkStage) -> WriterProperties {
+    let codec = match sink.compression {
+        Compression::None => Codec::UNCOMPRESSED,
+        Compression::Snappy => Codec::SNAPPY,
+        Compression::Zstd => Codec::ZSTD(ZstdLevel::default()),
+        Compression::Lz4 => Codec::LZ4_RAW,
+        Compression::Gzip => Codec::GZIP(GzipLevel::default()),
+    };
+    WriterProperties::builder()
+        .set_compression(codec)
+        .set_max_row_group_row_count(Some(sink.row_group_rows))
+        .set_created_by(format!("runtime {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The temporary name a file is written under before it is complete.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map_or("output".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+impl ParquetFile {
+    pub fn create(path: &Path, schema: SchemaRef, props: WriterProperties) -> Result<Self, String> {
+        if path.is_dir() {
+            return Err(format!("{} is a directory; a parquet sink writes one file", path.display()));
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let tmp = temp_path(path);
+        let file = File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
+            .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
+        Ok(ParquetFile { path: path.to_path_buf(), tmp, writer, rows: 0 })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(batch).map_err(|e| format!("writing {}: {e}", self.path.display()))
+    }
+
+    /// Finishes the file and moves it into place; returns its size.
+    pub fn commit(self) -> Result<u64, String> {
+        let inner =
+            self.writer.into_inner().map_err(|e| format!("finishing {}: {e}", self.path.display()))?;
+        let file = inner.into_inner().map_err(|e| format!("finishing {}: {e}", self.path.display()))?;
+        file.sync_all().map_err(|e| format!("syncing {}: {e}", self.path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        std::fs::rename(&self.tmp, &self.path)
+            .map_err(|e| format!("moving {} into place: {e}", self.path.display()))?;
+        Ok(size)
+    }
+
+    /// Drops the unfinished file.
+    pub fn abort(self) {
+        drop(self.writer);
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}

@@ -1,0 +1,67 @@
+//! A plugin built outside the host's workspace (tests/fixtures/plugins/upper,
+//! its own crate depending only on the SDK) runs in a pipeline that names
+//! its .wasm, with the already-built `runtime`: no host rebuild.
+
+use crate::util::{Case, read_parquet, repo, row_count};
+use arrow_array::cast::AsArray;
+use std::process::Command;
+
+#[test]
+fn user_plugin_built_separately_runs_by_path() {
+    let target = repo().join("target").join("fixture-plugins");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(repo().join("tests/fixtures/plugins/upper/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("cargo");
+    assert!(status.success(), "building the fixture plugin failed");
+    let wasm = target.join("wasm32-wasip2/release/upper.wasm");
+    assert!(wasm.is_file());
+
+    let case = Case::new();
+    std::fs::copy(&wasm, case.path("upper.wasm")).unwrap();
+    case.write(
+        "data/people.ndjson",
+        "{\"name\":\"ada\",\"age\":36}\n{\"name\":\"grace\",\"age\":85}\n{\"name\":null,\"age\":1}\n",
+    );
+    case.write(
+        "pipeline.toml",
+        r#"version = 1
+[source]
+plugin = "ndjson"
+inputs = "data/*.ndjson"
+options.fields = [{ name = "name", type = "string" }, { name = "age", type = "int64" }]
+
+[[transforms]]
+name = "shout"
+plugin = "upper.wasm"
+options = { column = "name" }
+
+[sinks.people]
+format = "parquet"
+path = "out/people.parquet"
+"#,
+    );
+    let (run, report) = case.run_pipeline("pipeline.toml", &[]);
+    run.expect_code(0);
+    let batches = read_parquet(&case.path("out/people.parquet"));
+    assert_eq!(row_count(&batches), 3);
+    let names: Vec<Option<&str>> =
+        batches.iter().flat_map(|b| b.column(0).as_string::<i32>().iter()).collect();
+    assert_eq!(names, vec![Some("ADA"), Some("GRACE"), None]);
+    assert_eq!(report["plugins"][1]["plugin"].as_str().unwrap().ends_with("upper.wasm"), true);
+
+    // `plugins inspect` reads the same file.
+    let inspect = case.run(&["plugins", "inspect", "upper.wasm"]);
+    inspect.expect_code(0);
+    assert!(
+        inspect.stdout().starts_with("upper 0.1.0 (transform, runtime:plugin@0.1.0)"),
+        "{}",
+        inspect.stdout()
+    );
+}

@@ -1,0 +1,16 @@
+//! Integration tests: each runs the real `runtime` binary on a real pipeline
+//! in a temporary folder and reads the outputs back.
+//!
+//! Where new tests go:
+//! - `pod_usage`: the pod-usage example against the spec's checksums.
+//! - `external_plugin`: a plugin built outside the host's workspace.
+//! - `failures`: malformed lines, unreadable files, the error policy.
+//! - `backpressure`: bounded memory with a slow writer.
+//! - `cli`: command output and config errors (snapshots).
+
+mod util;
+
+mod backpressure;
+mod external_plugin;
+mod failures;
+mod pod_usage;
