@@ -138,8 +138,10 @@ pub fn read_pst<R: ReadAt>(
     options: &Options,
     sink: &mut dyn Sink,
 ) -> Result<(Outcome, Walk)> {
-    let mut mailbox = Mailbox::open(src, options.verify_checksums, options.settings())
-        .map_err(|e| plugin_error(e.context(source_path)))?;
+    // Messages do not repeat `source_path`: the host names the split's file
+    // in its report.
+    let mut mailbox =
+        Mailbox::open(src, options.verify_checksums, options.settings()).map_err(plugin_error)?;
     let mut batcher = Batcher {
         sink,
         source_path,
@@ -153,7 +155,7 @@ pub fn read_pst<R: ReadAt>(
         attachment_bytes: 0,
         error: None,
     };
-    let walk = mailbox.walk(&mut batcher).map_err(|e| plugin_error(e.context(source_path)));
+    let walk = mailbox.walk(&mut batcher).map_err(plugin_error);
     if let Some(e) = batcher.error.take() {
         return Err(e);
     }
@@ -162,7 +164,7 @@ pub fn read_pst<R: ReadAt>(
     batcher.flush_attachments()?;
     if !walk.damage.is_empty() {
         let reason = format!(
-            "{source_path}: {} damaged folder(s), their messages were not read; first: {}",
+            "{} damaged folder(s), their messages were not read; first: {}",
             walk.damage.len(),
             walk.damage[0]
         );
@@ -172,10 +174,7 @@ pub fn read_pst<R: ReadAt>(
         return Ok((Outcome::partial(reason), walk));
     }
     if walk.messages == 0 && walk.rejected > 0 {
-        return Err(Error::invalid_input(format!(
-            "{source_path}: none of the {} message(s) could be read",
-            walk.rejected
-        )));
+        return Err(Error::invalid_input(format!("none of the {} message(s) could be read", walk.rejected)));
     }
     Ok((Outcome::complete(), walk))
 }
@@ -255,6 +254,13 @@ mod tests {
         use sha2::Digest;
         let expect: String = sha2::Sha256::digest(&content).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(sha, expect);
+        // SHA-256 of the bytes libpff returns for this attachment.
+        const LIBPFF_SHA256: &str = "6cbde5154184f68a2ccefbe1a2d5520efd473576dc60e13665f5706080548f8e";
+        assert_eq!(sha, LIBPFF_SHA256);
+        let (r, ansi) = run("sample2.pst", &Options::default());
+        r.unwrap();
+        let (_, batch) = ansi.batches.iter().find(|(o, _)| o == ATTACHMENTS).unwrap();
+        assert_eq!(batch.column_by_name("sha256").unwrap().as_string::<i32>().value(0), LIBPFF_SHA256);
 
         let no_content = Options { attachment_content: false, ..Options::default() };
         let (r, sink) = run("sample1.pst", &no_content);
@@ -328,7 +334,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.kind, runtime_plugin_sdk::error::ErrorKind::InvalidInput);
-        assert!(e.message.starts_with("x: not a PST"), "{}", e.message);
+        assert!(e.message.starts_with("not a PST"), "{}", e.message);
         assert!(sink.batches.is_empty());
     }
 }
