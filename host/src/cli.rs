@@ -287,25 +287,15 @@ fn plan(path: &Path, json: bool, overrides: &[Override]) -> i32 {
         Err(code) => return code,
     };
     let p = &prepared.pipeline;
-    let files = match crate::plan::expand_inputs(&p.dir, &p.source.inputs) {
-        Ok(f) => f,
-        Err(e) => {
-            for m in e {
-                eprintln!("error: source.inputs: {m}");
-            }
-            return EXIT_CONFIG;
-        }
+    let planned = match &prepared.source_plan {
+        Some(plan) => Ok((plan.files.clone(), plan.splits.clone())),
+        None => exec::plan_source_files(&prepared, &runtime),
     };
-    let splits = runtime
-        .reader(&prepared.source, &p.source.common)
-        .map_err(|e| e.to_string())
-        .and_then(|mut r| r.init(&p.source.common.options).map(|_| r).map_err(|e| e.to_string()))
-        .and_then(|mut r| exec::plan_splits(&mut r, &prepared.source, &files, p.source.max_split_bytes));
-    let splits = match splits {
-        Ok(s) => s,
+    let (files, splits) = match planned {
+        Ok(x) => x,
         Err(e) => {
-            eprintln!("error: planning failed: {e}");
-            return crate::report::EXIT_FAILED;
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
         }
     };
     let sizes: Vec<u64> = splits.iter().map(|s| s.split.size_hint).collect();

@@ -14,8 +14,9 @@ use crate::config::{
     ConfigError, ConfigErrors, Location, Pipeline, SideTableStage, SinkStage, StageCommon, TransformStage,
 };
 use crate::ipc;
+use crate::plan::{PlannedFile, PlannedSplit};
 use crate::plugin::instance::CallError;
-use crate::plugin::{Kind, LoadedPlugin, Runtime};
+use crate::plugin::{Kind, LoadedPlugin, Planning, Runtime};
 use arrow_schema::SchemaRef;
 use std::sync::Arc;
 
@@ -84,12 +85,19 @@ pub struct Prepared {
     pub consumers: Vec<Vec<Consumer>>,
     /// The source's output streams, by output name.
     pub source_outputs: Vec<(String, usize)>,
+    /// For readers that plan their own splits: the plan made while
+    /// preparing (their schemas may depend on it), reused by the run.
+    pub source_plan: Option<SourcePlan>,
+}
+
+/// Input files and the splits planned over them.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    pub files: Vec<PlannedFile>,
+    pub splits: Vec<PlannedSplit>,
 }
 
 impl Prepared {
-    pub fn stream_index(&self, name: &str) -> Option<usize> {
-        self.streams.iter().position(|s| s.name == name)
-    }
     /// Whether anything runs in the final phase.
     pub fn has_final_phase(&self) -> bool {
         self.transforms.iter().any(|t| t.mergeable || t.phase == Phase::Final)
@@ -126,36 +134,32 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
     let mut streams: Vec<Stream> = Vec::new();
 
     // The source.
-    let src = &pipeline.source.common;
-    let source = match runtime.load(&src.plugin) {
-        Ok(p) => p,
-        Err(e) => return Err(stage_error(src, e).into()),
+    let src = &pipeline.source;
+    let started = start_reader(
+        runtime,
+        &pipeline,
+        &src.common,
+        &src.inputs,
+        src.inputs_at.clone(),
+        src.max_split_bytes,
+        "the source",
+    );
+    let (source, outs, source_plan) = match started {
+        Ok(x) => x,
+        Err(e) => return Err(e.into()),
     };
-    if source.description.kind != Kind::Reader {
-        errors.push(stage_error(src, format!("`{}` is a transform; the source needs a reader", src.plugin)));
-        return Err(errors);
-    }
     let mut source_outputs = Vec::new();
-    match runtime.reader(&source, src).and_then(|mut r| r.init(&src.options).map(|_| r)) {
-        Ok(mut r) => match r.output_schemas() {
-            Ok(outs) => {
-                for (name, schema) in outs {
-                    source_outputs.push((name.clone(), streams.len()));
-                    streams.push(Stream { name, schema, phase: Phase::Split });
-                }
-            }
-            Err(e) => errors.push(stage_error(src, format!("cannot get the output schemas: {e}"))),
-        },
-        Err(e @ CallError::Plugin { .. }) => errors.push(option_error(src, &e)),
-        Err(e) => errors.push(stage_error(src, format!("plugin failed to start: {e}"))),
+    for (name, schema) in outs {
+        source_outputs.push((name.clone(), streams.len()));
+        streams.push(Stream { name, schema, phase: Phase::Split });
     }
-    if pipeline.source.inputs.is_empty() && source.description.planning != crate::plugin::Planning::Plugin {
+    if src.inputs.is_empty() && source.description.planning != Planning::Plugin {
         errors.push(
             ConfigError::new(
                 "source.inputs",
                 format!("the `{}` reader needs input files", source.description.name),
             )
-            .at(pipeline.source.common.plugin_at.clone())
+            .at(src.common.plugin_at.clone())
             .hint("add inputs = [\"data/*.ext\"]"),
         );
     }
@@ -164,34 +168,18 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
     let mut side_tables = Vec::new();
     for st in &pipeline.side_tables {
         let c = &st.common;
-        let plugin = match runtime.load(&c.plugin) {
-            Ok(p) => p,
+        let (plugin, outs) = match start_reader(
+            runtime,
+            &pipeline,
+            c,
+            &st.inputs,
+            st.inputs_at.clone(),
+            u64::MAX,
+            "a side table",
+        ) {
+            Ok((plugin, outs, _)) => (plugin, outs),
             Err(e) => {
-                errors.push(stage_error(c, e));
-                continue;
-            }
-        };
-        if plugin.description.kind != Kind::Reader {
-            errors.push(stage_error(
-                c,
-                format!("`{}` is a transform; side tables are read with a reader", c.plugin),
-            ));
-            continue;
-        }
-        let outs = match runtime.reader(&plugin, c).and_then(|mut r| r.init(&c.options).map(|_| r)) {
-            Ok(mut r) => match r.output_schemas() {
-                Ok(o) => o,
-                Err(e) => {
-                    errors.push(stage_error(c, format!("cannot get the output schemas: {e}")));
-                    continue;
-                }
-            },
-            Err(e @ CallError::Plugin { .. }) => {
-                errors.push(option_error(c, &e));
-                continue;
-            }
-            Err(e) => {
-                errors.push(stage_error(c, format!("plugin failed to start: {e}")));
+                errors.push(e);
                 continue;
             }
         };
@@ -338,7 +326,49 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         streams,
         consumers,
         source_outputs,
+        source_plan,
     })
+}
+
+type Schemas = Vec<(String, SchemaRef)>;
+
+/// Starts a reader stage: loads the plugin, checks it is a reader, checks
+/// its options (`init`) and asks for its output schemas. A reader that
+/// plans its own splits (sql) may learn its schema while planning (from the
+/// SQLite file it is handed), so it plans first; the plan is returned.
+fn start_reader(
+    runtime: &Runtime,
+    pipeline: &Pipeline,
+    c: &StageCommon,
+    inputs: &[String],
+    inputs_at: Option<Location>,
+    max_split_bytes: u64,
+    role: &str,
+) -> Result<(Arc<LoadedPlugin>, Schemas, Option<SourcePlan>), ConfigError> {
+    let plugin = runtime.load(&c.plugin).map_err(|e| stage_error(c, e))?;
+    if plugin.description.kind != Kind::Reader {
+        return Err(stage_error(c, format!("`{}` is a transform; {role} needs a reader", c.plugin)));
+    }
+    let mut reader =
+        runtime.reader(&plugin, c).and_then(|mut r| r.init(&c.options).map(|_| r)).map_err(|e| match e {
+            CallError::Plugin { .. } => option_error(c, &e),
+            e => stage_error(c, format!("plugin failed to start: {e}")),
+        })?;
+    let plan = if plugin.description.planning == Planning::Plugin {
+        let files = crate::plan::expand_inputs(&pipeline.dir, inputs)
+            .map_err(|e| ConfigError::new(format!("{}.inputs", c.id), e.join("; ")).at(inputs_at))?;
+        let splits =
+            crate::exec::plan_splits(&mut reader, &plugin, &files, max_split_bytes).map_err(|e| match e {
+                crate::exec::PlanError::Plugin(call @ CallError::Plugin { .. }) => option_error(c, &call),
+                other => stage_error(c, other.to_string()),
+            })?;
+        Some(SourcePlan { files, splits })
+    } else {
+        None
+    };
+    let outs =
+        reader.output_schemas().map_err(|e| stage_error(c, format!("cannot get the output schemas: {e}")))?;
+    Ok((plugin, outs, plan))
 }
 
 fn resolve_input(

@@ -236,6 +236,19 @@ impl RunReport {
         if let Planning::Delimited(d) = prepared.source.description.planning {
             file_line_numbers(&mut records, files, d);
         }
+        for t in &self.side_tables {
+            self.rejected_records += t.rejected;
+            for (split, rej) in &t.rejects {
+                if self.rejects.len() < MAX_REJECTS_REPORTED {
+                    self.rejects.push(RejectEntry {
+                        split: format!("side_tables.{}: {split}", t.name),
+                        file: None,
+                        location: rej.location.clone(),
+                        reason: rej.reason.clone(),
+                    });
+                }
+            }
+        }
         for r in &records {
             match &r.status {
                 SplitStatus::Ok => self.splits_ok += 1,

@@ -65,9 +65,6 @@ impl ConfigErrors {
     pub fn push(&mut self, e: ConfigError) {
         self.0.push(e);
     }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
     pub fn into_result<T>(self, value: T) -> Result<T, ConfigErrors> {
         if self.0.is_empty() { Ok(value) } else { Err(self) }
     }

@@ -42,7 +42,6 @@ pub struct Pipeline {
     pub transforms: Vec<TransformStage>,
     pub sinks: Vec<SinkStage>,
     pub run: RunSettings,
-    pub map: SourceMap,
 }
 
 /// How a stage names its plugin.
@@ -735,7 +734,6 @@ fn validate(file: &Path, raw: RawPipeline, map: SourceMap) -> Result<Pipeline, C
         transforms,
         sinks,
         run,
-        map,
     })
 }
 

@@ -9,7 +9,6 @@
 
 use crate::ipc;
 use crate::plugin::TransformInstance;
-use crate::plugin::instance::CallError;
 use crate::plugin::transform::{TransformMode, Transformer};
 use crate::prepare::{Consumer, Phase, Prepared};
 use crate::sink::{Unit, WriterMsg};
@@ -207,9 +206,4 @@ impl Router {
             Phase::Final => tr.mergeable || tr.phase == Phase::Final,
         }
     }
-}
-
-/// Whether an error means the transform instance must be replaced.
-pub fn poisoned(e: &CallError) -> bool {
-    matches!(e, CallError::Trap(_))
 }

@@ -30,7 +30,7 @@ use engine::{EngineSettings, Ticker};
 use instance::{CallError, Instance, new_store};
 use state::HostState;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
@@ -346,9 +346,4 @@ fn instantiate_transform(
     let bindings =
         pre.instantiate(&mut store).map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
     Ok(Instance { store, bindings, poisoned: false })
-}
-
-/// Where a path sits relative to `base`, for messages and reports.
-pub fn display_path(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base).unwrap_or(path).display().to_string()
 }

@@ -130,6 +130,7 @@ impl Staging {
         }
     }
 
+    #[cfg(test)]
     pub fn in_memory(&self) -> u64 {
         self.in_memory
     }
