@@ -13,17 +13,6 @@
 //! from a single writer thread. See README.md for the pipeline.toml
 //! reference and `--help` on every command for examples.
 
-mod cli;
-mod config;
-mod exec;
-mod ipc;
-mod plan;
-mod plugin;
-mod prepare;
-mod progress;
-mod report;
-mod sink;
-
 fn main() {
-    std::process::exit(cli::main());
+    std::process::exit(runtime_host::cli::main());
 }

@@ -238,8 +238,10 @@ mod tests {
     #[test]
     fn no_trailing_newline_and_long_last_line() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "f", b"a\nbbbbbbbbbbbbbbbbbbbb");
-        assert_eq!(cut(&p, 22, 4, b'\n').unwrap(), vec![(0, 2), (2, 22)]);
+        let p = write(dir.path(), "f", b"a\nb\ncccccccccccccccccc");
+        assert_eq!(cut(&p, 22, 2, b'\n').unwrap(), vec![(0, 2), (2, 4), (4, 22)]);
+        // A cut with no newline after it runs to the end of the file.
+        assert_eq!(cut(&p, 22, 5, b'\n').unwrap(), vec![(0, 22)]);
     }
 
     #[test]
@@ -267,7 +269,7 @@ mod tests {
         let mut splits = plan_files(&files, Planning::Delimited(b'\n'), 500);
         largest_first(&mut splits);
         let ids: Vec<&str> = splits.iter().map(|s| s.split.id.as_str()).collect();
-        assert_eq!(ids, vec!["big@0..506", "big@506..1100", "small"]);
+        assert_eq!(ids, vec!["big@0..506", "big@506..1012", "big@1012..1100", "small"]);
         assert_eq!(count_delimiters(&dir.path().join("big"), 506, b'\n').unwrap(), 46);
     }
 }

@@ -151,6 +151,8 @@ pub struct RunReport {
     pub plugins: Vec<PluginRecord>,
     pub slowest_splits: Vec<SlowSplit>,
     pub spilled_bytes: u64,
+    /// Where failed inputs were listed and copied (`run.quarantine`).
+    pub quarantine: Option<crate::exec::quarantine::Quarantined>,
     /// Peak resident memory of the process (Linux `VmHWM`), in bytes.
     pub peak_rss_bytes: u64,
     /// Why the run failed, when it failed as a whole.
@@ -208,6 +210,7 @@ impl RunReport {
             slowest_splits: Vec::new(),
             spilled_bytes: 0,
             peak_rss_bytes: 0,
+            quarantine: None,
             error: None,
         }
     }
@@ -375,6 +378,10 @@ impl RunReport {
         }
         if let Some(e) = &self.error {
             let _ = writeln!(s, "  error    {e}");
+        }
+        if let Some(q) = &self.quarantine {
+            let _ =
+                writeln!(s, "  quarantine {} failed inputs listed in {}/failed-inputs.tsv", q.inputs, q.path);
         }
         if let Some(r) = report_path {
             let _ = writeln!(s, "  report   {r}");

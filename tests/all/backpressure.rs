@@ -15,6 +15,7 @@ options = { fields = [{ name = "id", type = "int64" }, { name = "text", type = "
 format = "parquet"
 path = "out/rows.parquet"
 compression = "none"
+row_group_bytes = "4 MiB"
 
 [run]
 workers = 2
@@ -52,6 +53,8 @@ fn peak(mib: usize) -> u64 {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
     assert!(report["outputs"][0]["rows"].as_u64().unwrap() > 0);
+    // The slow writer made the workers stage more than the budget: it spilled.
+    assert!(report["spilled_bytes"].as_u64().unwrap() > 0, "{report}");
     report["peak_rss_bytes"].as_u64().expect("the report has peak_rss_bytes")
 }
 

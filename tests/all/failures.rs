@@ -17,6 +17,7 @@ path = "out/rows.parquet"
 
 [run]
 max_failed_splits = 1
+quarantine = "quarantine"
 "#;
 
 fn lines(from: usize, to: usize) -> String {
@@ -76,6 +77,16 @@ fn malformed_lines_and_unreadable_files_are_reported_and_the_rest_is_written() {
     assert_eq!(row_count(&batches), 307);
     assert_eq!(report["outputs"][0]["rows"], 307);
     assert!(run.stderr().contains("FAILED   data/b.ndjson"), "{}", run.stderr());
+
+    // The quarantine folder lists the failed input with its reason.
+    let list = std::fs::read_to_string(case.path("quarantine/failed-inputs.tsv")).unwrap();
+    let rows: Vec<&str> = list.lines().collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert!(
+        rows[1].starts_with("data/b.ndjson\tdata/b.ndjson\tcannot read data/b.ndjson: No such file"),
+        "{list}"
+    );
+    assert_eq!(report["quarantine"]["inputs"], 1);
 }
 
 #[test]

@@ -140,7 +140,7 @@ mod tests {
     fn locate_lines_and_columns() {
         let m = SourceMap::new(Path::new("p.toml"), "a = 1\nbé = 2\n");
         assert_eq!(m.locate(0).line, 1);
-        let l = m.locate(9); // "=" on line 2 after "bé "
+        let l = m.locate(10); // "=" on line 2, after "bé " (é is two bytes)
         assert_eq!((l.line, l.column), (2, 4));
     }
 

@@ -165,6 +165,7 @@ pub struct SinkStage {
     pub path_as_written: String,
     pub compression: Compression,
     pub row_group_rows: usize,
+    pub row_group_bytes: usize,
 }
 
 /// When a run fails because of failed splits.
@@ -231,8 +232,20 @@ pub fn load(file: &Path, overrides: &[Override]) -> Result<Pipeline, ConfigError
         ConfigError::new("", format!("cannot read pipeline file {}: {e}", file.display()))
             .hint("check the path; pipeline files are TOML")
     })?;
-    let text = apply_overrides(&text, overrides)?;
-    parse(file, &text)
+    let edited = apply_overrides(&text, overrides)?;
+    parse(file, &edited).map_err(|mut errors| {
+        // A value given with --set is not in the file: say so rather than
+        // point at a line the user never wrote.
+        for e in &mut errors.0 {
+            if let Some(o) =
+                overrides.iter().find(|o| e.key == o.key || e.key.starts_with(&format!("{}.", o.key)))
+            {
+                e.location = None;
+                e.message = format!("{} (from --set {}={})", e.message, o.key, o.value);
+            }
+        }
+        errors
+    })
 }
 
 /// Validates pipeline text as if it were read from `file`.
@@ -707,6 +720,15 @@ fn validate(file: &Path, raw: RawPipeline, map: SourceMap) -> Result<Pipeline, C
             Some(r) => *r.get_ref() as usize,
             None => 1 << 20,
         };
+        let row_group_bytes = match &sk.row_group_bytes {
+            Some(b) if b.get_ref().0 < (64 << 10) => {
+                let at = v.at(b);
+                v.error(format!("{id}.row_group_bytes"), at, "must be at least 64 KiB", None);
+                64 << 10
+            }
+            Some(b) => b.get_ref().0 as usize,
+            None => 128 << 20,
+        };
         sinks.push(SinkStage {
             name: name.clone(),
             input: sk.input.as_ref().map(|s| s.get_ref().clone()),
@@ -716,6 +738,7 @@ fn validate(file: &Path, raw: RawPipeline, map: SourceMap) -> Result<Pipeline, C
             path_as_written: written,
             compression,
             row_group_rows,
+            row_group_bytes,
         });
     }
 
@@ -898,7 +921,8 @@ path = "out/a.parquet"
         let bad: Vec<Override> = vec!["source.max_split_bytes=\"1 KiB\"".parse().unwrap()];
         let e = load(&f, &bad).unwrap_err();
         assert_eq!(e.0[0].key, "source.max_split_bytes");
-        assert_eq!(e.0[0].location.as_ref().unwrap().line, 3 + 1);
+        assert_eq!(e.0[0].location, None);
+        assert_eq!(e.0[0].message, "must be at least 4 KiB (from --set source.max_split_bytes=\"1 KiB\")");
     }
 
     #[test]

@@ -136,6 +136,10 @@ pub struct RawSink {
     /// Rows per Parquet row group. Default 1,048,576.
     #[serde(default)]
     pub row_group_rows: Option<Spanned<u64>>,
+    /// Bytes per Parquet row group (the writer holds one row group in
+    /// memory). Default 128 MiB.
+    #[serde(default)]
+    pub row_group_bytes: Option<Spanned<ByteSize>>,
 }
 
 /// Per-plugin resource limits.
@@ -185,7 +189,7 @@ pub struct RawRun {
     /// Output of unfinished splits held in memory before spilling to disk.
     /// Default 256 MiB.
     pub max_staged_bytes: Option<Spanned<ByteSize>>,
-    /// Folder that receives a list of failed inputs (`failed-inputs.txt`)
-    /// and copies of failed input files, relative to the pipeline file.
+    /// Folder that receives a list of failed inputs (`failed-inputs.tsv`)
+    /// and copies of the failed input files, relative to the pipeline file.
     pub quarantine: Option<Spanned<String>>,
 }

@@ -19,6 +19,7 @@
 //! report.
 
 pub mod final_stage;
+pub mod quarantine;
 pub mod router;
 pub mod side_tables;
 pub mod worker;
@@ -289,5 +290,17 @@ pub fn execute(
     });
     ctx.progress.finish();
     let records = records.into_inner().unwrap();
-    report.complete(records, &ctx.files, writer_report, final_result, started, &prepared)
+    let quarantine = match &pipeline.run.quarantine {
+        Some(dir) if records.iter().any(|r| matches!(r.status, SplitStatus::Failed { .. })) => {
+            Some(quarantine::write(dir, &records, &ctx.files))
+        }
+        _ => None,
+    };
+    let mut report = report.complete(records, &ctx.files, writer_report, final_result, started, &prepared);
+    match quarantine {
+        Some(Ok(q)) => report.quarantine = Some(q),
+        Some(Err(e)) => tracing::error!("quarantine: {e}"),
+        None => {}
+    }
+    report
 }

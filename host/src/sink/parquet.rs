@@ -32,6 +32,7 @@ pub fn properties(sink: &SinkStage) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(codec)
         .set_max_row_group_row_count(Some(sink.row_group_rows))
+        .set_max_row_group_bytes(Some(sink.row_group_bytes))
         .set_created_by(format!("runtime {}", env!("CARGO_PKG_VERSION")))
         .build()
 }

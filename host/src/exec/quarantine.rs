@@ -1,0 +1,50 @@
+//! The quarantine folder (`run.quarantine`): after a run with failed
+//! splits, it receives `failed-inputs.tsv` (input, split, reason) and a copy
+//! of each input file that failed, so the bad files can be examined or
+//! re-run on their own without searching the inputs for them.
+
+use crate::plan::PlannedFile;
+use crate::report::{SplitRecord, SplitStatus};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+/// What went to the quarantine folder.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Quarantined {
+    pub path: String,
+    pub inputs: usize,
+}
+
+/// Writes the list and the copies. Files are copied under their path as
+/// shown in the report (relative paths stay relative to the folder).
+pub fn write(dir: &Path, records: &[SplitRecord], files: &[PlannedFile]) -> Result<Quarantined, String> {
+    let failed: Vec<&SplitRecord> =
+        records.iter().filter(|r| matches!(r.status, SplitStatus::Failed { .. })).collect();
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let list = dir.join("failed-inputs.tsv");
+    let mut out =
+        std::fs::File::create(&list).map_err(|e| format!("cannot write {}: {e}", list.display()))?;
+    let io = |e: std::io::Error| format!("writing {}: {e}", list.display());
+    writeln!(out, "input\tsplit\treason").map_err(io)?;
+    let mut copied = BTreeSet::new();
+    for r in &failed {
+        let SplitStatus::Failed { error, .. } = &r.status else { continue };
+        let input = r.input.as_deref().unwrap_or("-");
+        writeln!(out, "{input}\t{}\t{}", r.id, error.replace(['\t', '\n'], " ")).map_err(io)?;
+        let Some(file) = r.input_index.and_then(|i| files.get(i as usize)) else { continue };
+        if file.error.is_some() || !copied.insert(file.shown.clone()) {
+            continue;
+        }
+        let rel = Path::new(&file.shown);
+        let rel = if rel.is_absolute() { Path::new(rel.file_name().unwrap_or_default()) } else { rel };
+        let to = dir.join("files").join(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::copy(&file.path, &to)
+            .map_err(|e| format!("cannot copy {} to quarantine: {e}", file.shown))?;
+    }
+    Ok(Quarantined { path: dir.display().to_string(), inputs: failed.len() })
+}
