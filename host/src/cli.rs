@@ -60,6 +60,9 @@ runtime run pipeline.toml --workers 4 --report run.json\n  runtime run pipeline.
         /// Print nothing but errors.
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Continue an interrupted run: keep what its sinks already committed.
+        #[arg(long)]
+        resume: bool,
     },
     /// Check a pipeline without reading or writing any data.
     #[command(
@@ -128,8 +131,8 @@ pub fn main() -> i32 {
     };
     init_logging(cli.log_format);
     let result = std::panic::catch_unwind(|| match cli.command {
-        Command::Run { pipeline, workers, report, overrides, quiet } => {
-            run(&pipeline, workers, report.as_deref(), &overrides, quiet)
+        Command::Run { pipeline, workers, report, overrides, quiet, resume } => {
+            run(&pipeline, RunOptions { workers, resume }, report.as_deref(), &overrides, quiet)
         }
         Command::Validate { pipeline, overrides } => validate(&pipeline, &overrides),
         Command::Plan { pipeline, json, overrides } => plan(&pipeline, json, &overrides),
@@ -202,17 +205,17 @@ fn load(
 
 fn run(
     path: &Path,
-    workers: Option<usize>,
+    options: RunOptions,
     report_path: Option<&Path>,
     overrides: &[Override],
     quiet: bool,
 ) -> i32 {
-    let (prepared, runtime) = match load(path, overrides, workers) {
+    let (prepared, runtime) = match load(path, overrides, options.workers) {
         Ok(x) => x,
         Err(code) => return code,
     };
     let progress = Progress::new(std::io::stderr().is_terminal(), quiet);
-    let report = exec::execute(prepared, runtime, &RunOptions { workers }, progress);
+    let report = exec::execute(prepared, runtime, &options, progress);
     let shown = report_path.map(|p| p.display().to_string());
     if let Some(p) = report_path {
         let json = serde_json::to_string_pretty(&report).expect("the report serializes");

@@ -91,6 +91,9 @@ impl Ctx {
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub workers: Option<usize>,
+    /// `--resume`: continue an interrupted run where its sinks support it
+    /// (Delta, Parquet), instead of starting the outputs afresh.
+    pub resume: bool,
 }
 
 /// Why planning failed.
