@@ -93,6 +93,13 @@ pub struct FailureEntry {
     pub attempts: u32,
 }
 
+/// A split that succeeded (or ended partial) after more than one attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetriedEntry {
+    pub split: String,
+    pub attempts: u32,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PartialEntry {
     pub split: String,
@@ -145,6 +152,8 @@ pub struct RunReport {
     pub rejected_records: u64,
     pub rejects: Vec<RejectEntry>,
     pub failures: Vec<FailureEntry>,
+    /// Splits that needed retries and then succeeded.
+    pub retried: Vec<RetriedEntry>,
     pub partials: Vec<PartialEntry>,
     pub side_tables: Vec<SideTableData>,
     pub counters: BTreeMap<String, u64>,
@@ -203,6 +212,7 @@ impl RunReport {
             rejected_records: 0,
             rejects: Vec::new(),
             failures: Vec::new(),
+            retried: Vec::new(),
             partials: Vec::new(),
             side_tables: Vec::new(),
             counters: BTreeMap::new(),
@@ -272,6 +282,9 @@ impl RunReport {
                 SplitStatus::Skipped => self.splits_skipped += 1,
             }
             if !matches!(r.status, SplitStatus::Failed { .. } | SplitStatus::Skipped) {
+                if r.attempts > 1 {
+                    self.retried.push(RetriedEntry { split: r.id.clone(), attempts: r.attempts });
+                }
                 self.rows_read += r.rows;
                 self.rejected_records += r.rejected;
                 for rej in &r.rejects {
