@@ -6,6 +6,7 @@
 //! - `external_plugin`: a plugin built outside the host's workspace.
 //! - `failures`: malformed lines, unreadable files, the error policy.
 //! - `backpressure`: bounded memory with a slow writer.
+//! - `pst`: the pst-mailboxes example against libpff; damaged mailboxes.
 //! - `cli`: command output and config errors (snapshots).
 
 mod util;
@@ -14,3 +15,4 @@ mod backpressure;
 mod external_plugin;
 mod failures;
 mod pod_usage;
+mod pst;
