@@ -38,6 +38,8 @@ pub enum SplitStatus {
     },
     /// Not run: the run stopped first.
     Skipped,
+    /// Not run: every sink already holds its rows (resume, skip_committed).
+    Committed,
 }
 
 /// One split's story.
@@ -81,6 +83,9 @@ impl SplitRecord {
     }
     pub fn skipped(index: usize, split: &Split) -> Self {
         Self::new(index, split, None)
+    }
+    pub fn committed_earlier(index: usize, split: &Split) -> Self {
+        SplitRecord { status: SplitStatus::Committed, ..Self::new(index, split, None) }
     }
 }
 
@@ -146,7 +151,13 @@ pub struct RunReport {
     pub splits_partial: u64,
     pub splits_failed: u64,
     pub splits_skipped: u64,
+    /// Splits not run because the sinks already held them (resume).
+    pub splits_already_committed: u64,
     pub max_failed_splits: String,
+    /// This run's id, recorded with every table commit.
+    pub run_id: String,
+    /// Whether this run continued an earlier, interrupted one.
+    pub resumed: bool,
     pub rows_read: u64,
     pub bytes_read: u64,
     pub rejected_records: u64,
@@ -206,6 +217,9 @@ impl RunReport {
             splits_partial: 0,
             splits_failed: 0,
             splits_skipped: 0,
+            splits_already_committed: 0,
+            run_id: String::new(),
+            resumed: false,
             max_failed_splits: p.pipeline.run.max_failed_splits.to_string(),
             rows_read: 0,
             bytes_read: 0,
@@ -280,8 +294,9 @@ impl RunReport {
                     });
                 }
                 SplitStatus::Skipped => self.splits_skipped += 1,
+                SplitStatus::Committed => self.splits_already_committed += 1,
             }
-            if !matches!(r.status, SplitStatus::Failed { .. } | SplitStatus::Skipped) {
+            if !matches!(r.status, SplitStatus::Failed { .. } | SplitStatus::Skipped | SplitStatus::Committed) {
                 if r.attempts > 1 {
                     self.retried.push(RetriedEntry { split: r.id.clone(), attempts: r.attempts });
                 }
@@ -330,64 +345,115 @@ impl RunReport {
         self
     }
 
-    /// The end-of-run summary, one screen.
+    /// The end-of-run summary, one screen: how the splits ended, what was
+    /// read and written (rows per output, bytes in and out, throughput),
+    /// the slowest splits, what went wrong, and where the outputs, the
+    /// quarantine and the report are. Lists are capped so the summary stays
+    /// short whatever the run; the report has everything.
     pub fn summary(&self, report_path: Option<&str>) -> String {
+        /// The first line of `text`, cut to `max` characters.
+        fn first_line(text: &str, max: usize) -> String {
+            let line = text.lines().next().unwrap_or("");
+            if line.chars().count() <= max && !text.contains('\n') {
+                return line.to_string();
+            }
+            let cut: String = line.chars().take(max).collect();
+            format!("{cut} ...")
+        }
         let mut s = String::new();
         let secs = self.elapsed_seconds.max(1e-9);
         let _ = writeln!(
             s,
-            "{}: {} in {:.2} s ({} workers)",
-            self.name, self.status, self.elapsed_seconds, self.workers
+            "{}: {} in {:.2} s with {} worker{}",
+            self.name,
+            self.status,
+            self.elapsed_seconds,
+            self.workers,
+            if self.workers == 1 { "" } else { "s" }
         );
+        let mut splits = format!(
+            "{} total: {} ok, {} partial, {} failed",
+            group(self.splits_total),
+            group(self.splits_ok),
+            group(self.splits_partial),
+            group(self.splits_failed)
+        );
+        if self.splits_skipped > 0 {
+            splits.push_str(&format!(", {} not run", group(self.splits_skipped)));
+        }
+        if !self.retried.is_empty() {
+            splits.push_str(&format!(" ({} after retries)", group(self.retried.len() as u64)));
+        }
+        let _ = writeln!(s, "  splits   {splits}");
         let _ = writeln!(
             s,
-            "  splits   {} total: {} ok, {} partial, {} failed{}",
-            self.splits_total,
-            self.splits_ok,
-            self.splits_partial,
-            self.splits_failed,
-            if self.splits_skipped > 0 {
-                format!(", {} not run", self.splits_skipped)
-            } else {
-                String::new()
-            }
-        );
-        let _ = writeln!(
-            s,
-            "  read     {} rows, {} ({}/s, {} rows/s)",
+            "  in       {} rows, {} ({}/s, {} rows/s)",
             group(self.rows_read),
             ByteSize(self.bytes_read),
             ByteSize((self.bytes_read as f64 / secs) as u64),
             group((self.rows_read as f64 / secs) as u64)
         );
-        if self.peak_rss_bytes > 0 {
-            let _ = writeln!(s, "  memory   {} peak", ByteSize(self.peak_rss_bytes));
+        for t in &self.side_tables {
+            let _ = writeln!(
+                s,
+                "  side     {}: {} rows, {} from {} file{}",
+                t.name,
+                group(t.rows),
+                ByteSize(t.bytes),
+                t.files,
+                if t.files == 1 { "" } else { "s" }
+            );
         }
-        if self.rejected_records > 0 {
-            let _ =
-                writeln!(s, "  rejected {} records (see the report for where)", group(self.rejected_records));
-        }
-        for o in &self.outputs {
+        let written: u64 = self.outputs.iter().filter(|o| o.committed).map(|o| o.bytes).sum();
+        for (i, o) in self.outputs.iter().enumerate() {
+            let label = if i == 0 { "out" } else { "" };
             let state = if o.committed {
                 format!("{} rows, {}", group(o.rows), ByteSize(o.bytes))
             } else {
                 "not written".into()
             };
-            let _ = writeln!(s, "  output   {} -> {} ({state})", o.name, o.path);
+            let _ = writeln!(s, "  {label:<8} {}: {state} -> {}", o.name, o.path);
+        }
+        if self.outputs.len() > 1 && written > 0 {
+            let _ = writeln!(s, "           {} written in all", ByteSize(written));
+        }
+        if self.rejected_records > 0 {
+            let _ = writeln!(
+                s,
+                "  rejected {} records, kept out of the outputs ({})",
+                group(self.rejected_records),
+                if report_path.is_some() { "listed in the report" } else { "--report lists them" }
+            );
+        }
+        if self.peak_rss_bytes > 0 {
+            let spilled = if self.spilled_bytes > 0 {
+                format!(", {} spilled to disk", ByteSize(self.spilled_bytes))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(s, "  memory   {} peak{spilled}", ByteSize(self.peak_rss_bytes));
         }
         if !self.slowest_splits.is_empty() && self.splits_total > 1 {
-            let slow: Vec<String> =
-                self.slowest_splits.iter().map(|x| format!("{} {:.2} s", x.split, x.seconds)).collect();
-            let _ = writeln!(s, "  slowest  {}", slow.join(", "));
+            for (i, x) in self.slowest_splits.iter().enumerate() {
+                let label = if i == 0 { "slowest" } else { "" };
+                let _ = writeln!(s, "  {label:<8} {:.2} s  {} ({} rows)", x.seconds, x.split, group(x.rows));
+            }
         }
-        for p in self.partials.iter().take(5) {
+        const PARTIALS: usize = 3;
+        for p in self.partials.iter().take(PARTIALS) {
             let _ = writeln!(s, "  partial  {}: {}", p.split, p.reason);
         }
-        for f in self.failures.iter().take(8) {
-            let _ = writeln!(s, "  FAILED   {}: {}", f.split, f.error);
+        if self.partials.len() > PARTIALS {
+            let _ = writeln!(s, "  ... and {} more partial splits", self.partials.len() - PARTIALS);
         }
-        if self.failures.len() > 8 {
-            let _ = writeln!(s, "  ... and {} more failures (see the report)", self.failures.len() - 8);
+        const FAILURES: usize = 5;
+        for f in self.failures.iter().take(FAILURES) {
+            let attempts = if f.attempts > 1 { format!(" ({} attempts)", f.attempts) } else { String::new() };
+            let _ = writeln!(s, "  FAILED   {}: {}{attempts}", f.split, first_line(&f.error, 160));
+        }
+        if self.failures.len() > FAILURES {
+            let _ =
+                writeln!(s, "  ... and {} more failures (see the report)", self.failures.len() - FAILURES);
         }
         if let Some(e) = &self.error {
             let _ = writeln!(s, "  error    {e}");

@@ -140,7 +140,42 @@ pub struct TransformStage {
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkFormat {
-    Parquet,
+    /// One Parquet file, written under a temporary name and renamed at the
+    /// end of the run.
+    ParquetFile,
+    /// A folder of Parquet part files with a commit manifest.
+    ParquetDir,
+    /// A Delta Lake table.
+    Delta,
+}
+
+impl SinkFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            SinkFormat::ParquetFile | SinkFormat::ParquetDir => "parquet",
+            SinkFormat::Delta => "delta",
+        }
+    }
+}
+
+/// How a run writes into an existing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    Append,
+    Overwrite,
+}
+
+/// Settings of table sinks (Delta and Parquet folders).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSettings {
+    pub mode: WriteMode,
+    pub partition_by: Vec<String>,
+    pub target_file_size: u64,
+    pub commit_every_splits: Option<u64>,
+    pub commit_every_bytes: Option<u64>,
+    pub app_id: String,
+    pub skip_committed: bool,
+    pub add_columns: bool,
 }
 
 /// Parquet compression codecs.
@@ -166,6 +201,7 @@ pub struct SinkStage {
     pub compression: Compression,
     pub row_group_rows: usize,
     pub row_group_bytes: usize,
+    pub table: TableSettings,
 }
 
 /// When a run fails because of failed splits.
@@ -205,6 +241,8 @@ pub struct RunSettings {
     pub channel_batches: usize,
     pub max_staged_bytes: u64,
     pub quarantine: Option<PathBuf>,
+    /// Continue the last run recorded in the sinks (`--resume`).
+    pub resume: bool,
 }
 
 /// One `--set key=value` override.
@@ -249,10 +287,119 @@ pub fn load(file: &Path, overrides: &[Override]) -> Result<Pipeline, ConfigError
 }
 
 /// Validates pipeline text as if it were read from `file`.
+///
+/// Serde stops at the first problem, so when a key is unknown or a value
+/// has the wrong type, that entry is blanked out (replaced by spaces, so
+/// every offset stays the same) and the text parsed again: one `validate`
+/// lists every such problem, then the value checks of [`validate`] on the
+/// rest.
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, ConfigErrors> {
     let map = SourceMap::new(file, text);
-    let raw: RawPipeline = toml::from_str(text).map_err(|e| toml_error(&map, &e))?;
-    validate(file, raw, map)
+    let mut errors = ConfigErrors::default();
+    let mut working = text.to_string();
+    let mut blanked: Vec<String> = Vec::new();
+    for _ in 0..64 {
+        match toml::from_str::<RawPipeline>(&working) {
+            Ok(raw) => {
+                return match validate(file, raw, map) {
+                    Ok(p) => errors.into_result(p),
+                    Err(more) => {
+                        errors.0.extend(more.0);
+                        Err(errors)
+                    }
+                };
+            }
+            Err(e) => {
+                // A required key that was blanked for its wrong type is
+                // not missing as far as the user is concerned.
+                let missing = e.message().strip_prefix("missing field `").and_then(|r| r.split('`').next());
+                if missing.is_some_and(|m| blanked.iter().any(|b| b == m)) {
+                    break;
+                }
+                errors.push(toml_error(&map, &e));
+                let Some(range) = e.span().and_then(|s| entry_range(&working, s)) else { break };
+                blanked.push(key_name(&working, range.clone()));
+                let blank: String =
+                    working[range.clone()].chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect();
+                working.replace_range(range, &blank);
+            }
+        }
+    }
+    Err(errors)
+}
+
+/// The last segment of the key of the `key = value` entry at `range`.
+fn key_name(text: &str, range: std::ops::Range<usize>) -> String {
+    let entry = &text[range];
+    let key = entry.split('=').next().unwrap_or("").trim();
+    key.rsplit('.').next().unwrap_or(key).trim_matches(['"', '\'']).to_string()
+}
+
+/// The byte range of the whole `key = value` entry whose key or value is at
+/// `span` (with a comma that separates it from a neighbour in an inline
+/// table), or `None` when the span is not one entry (a `[table]`, a
+/// syntax error).
+fn entry_range(text: &str, span: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let (start, end) = find_entry(doc.as_table(), &span)?;
+    // Back over the leading segments of a dotted key (`limits.memory`).
+    let bytes = text.as_bytes();
+    let mut start = start;
+    while start > 0 && !matches!(bytes[start - 1], b' ' | b'\t' | b'\n' | b'\r' | b'{' | b',') {
+        start -= 1;
+    }
+    let mut end = end;
+    let mut after = end;
+    while after < bytes.len() && matches!(bytes[after], b' ' | b'\t') {
+        after += 1;
+    }
+    if after < bytes.len() && bytes[after] == b',' {
+        end = after + 1;
+    } else {
+        let mut before = start;
+        while before > 0 && matches!(bytes[before - 1], b' ' | b'\t') {
+            before -= 1;
+        }
+        if before > 0 && bytes[before - 1] == b',' {
+            start = before - 1;
+        }
+    }
+    Some(start..end)
+}
+
+fn find_entry(table: &dyn toml_edit::TableLike, span: &std::ops::Range<usize>) -> Option<(usize, usize)> {
+    for (name, item) in table.iter() {
+        let key_span = table.key(name).and_then(|k| k.span());
+        let value_span = match item {
+            toml_edit::Item::Value(v) => v.span(),
+            _ => None,
+        };
+        if key_span.as_ref() == Some(span) || value_span.as_ref() == Some(span) {
+            // Whole tables are not blanked: too much could depend on them.
+            return match (key_span, value_span) {
+                (Some(k), Some(v)) => Some((k.start, v.end)),
+                _ => None,
+            };
+        }
+        let found = match item {
+            toml_edit::Item::Table(t) => find_entry(t, span),
+            toml_edit::Item::ArrayOfTables(a) => a.iter().find_map(|t| find_entry(t, span)),
+            toml_edit::Item::Value(v) => find_in_value(v, span),
+            toml_edit::Item::None => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+fn find_in_value(v: &toml_edit::Value, span: &std::ops::Range<usize>) -> Option<(usize, usize)> {
+    match v {
+        toml_edit::Value::InlineTable(t) => find_entry(t, span),
+        toml_edit::Value::Array(a) => a.iter().find_map(|v| find_in_value(v, span)),
+        _ => None,
+    }
 }
 
 /// Applies `--set dotted.key=value` to the document, keeping its layout so
@@ -292,25 +439,87 @@ fn apply_overrides(text: &str, overrides: &[Override]) -> Result<String, ConfigE
     Ok(doc.to_string())
 }
 
-/// Turns a TOML/serde error into a located error with a hint.
-fn toml_error(map: &SourceMap, e: &toml::de::Error) -> ConfigErrors {
+/// Turns a TOML/serde error into a located error with a hint, in words a
+/// user of the file understands (`expected a number, found the string
+/// "four"` rather than serde's `invalid type: string "four", expected u64`).
+fn toml_error(map: &SourceMap, e: &toml::de::Error) -> ConfigError {
     let message = e.message().trim().to_string();
     let location = e.span().and_then(|s| map.span(s));
     let key = e.span().map(|s| key_at(map, s.start)).unwrap_or_default();
-    let mut err = ConfigError::new(key, message.clone()).at(location);
+    let mut err = ConfigError::new(key.clone(), message.clone()).at(location);
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
             let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
             err.message = format!("unknown key `{field}`");
             err.hint = Some(match did_you_mean(field, candidates.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
+                None if candidates.is_empty() => "this table takes no keys".to_string(),
                 None => format!("known keys here: {}", candidates.join(", ")),
             });
         }
-    } else if message.starts_with("missing field `") {
-        err.hint = Some("add the key; see the pipeline.toml reference in README.md".into());
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or("");
+        let table = if key.is_empty() { "the top level".to_string() } else { format!("[{key}]") };
+        err.key = if key.is_empty() { field.to_string() } else { format!("{key}.{field}") };
+        err.message = format!("missing key `{field}` in {table}");
+        err.hint = Some(match field {
+            "version" => "start the file with `version = 1`".to_string(),
+            "source" => "add a [source] table: the reader plugin and its inputs".to_string(),
+            "plugin" => "name a bundled plugin (`runtime plugins list`) or a .wasm file".to_string(),
+            _ => "see the pipeline.toml reference in README.md".to_string(),
+        });
+    } else if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.rsplit_once(", expected ") {
+            err.message = format!("expected {}, found {}", expected_words(expected), found_words(found));
+        }
+    } else if message.contains("did not match any variant of untagged enum OneOrMany") {
+        err.message = "expected a path or glob, or a list of them".to_string();
+        err.hint =
+            Some("write e.g. inputs = \"data/*.ndjson\" or inputs = [\"a.ndjson\", \"b.ndjson\"]".into());
+    } else if message.starts_with("invalid value: integer") && message.contains("expected u") {
+        err.message = format!(
+            "expected a number of at least 0, found {}",
+            message
+                .strip_prefix("invalid value: integer `")
+                .and_then(|r| r.split('`').next())
+                .unwrap_or("a negative number")
+        );
     }
-    err.into()
+    err
+}
+
+/// Serde's name of an expected type, in words.
+pub(crate) fn expected_words(expected: &str) -> String {
+    match expected {
+        "u64" | "u32" | "u16" | "usize" => "a whole number".to_string(),
+        "i64" | "i32" => "an integer".to_string(),
+        "f64" => "a number".to_string(),
+        "a boolean" | "bool" => "true or false".to_string(),
+        "a string" | "string" => "a string (in quotes)".to_string(),
+        "a sequence" => "a list".to_string(),
+        "a map" | "struct" => "a table".to_string(),
+        other if other.starts_with("struct ") => "a table".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Serde's description of a found value, in words.
+pub(crate) fn found_words(found: &str) -> String {
+    if let Some(s) = found.strip_prefix("string ") {
+        format!("the string {s}")
+    } else if let Some(n) = found.strip_prefix("integer ") {
+        format!("the number {}", n.trim_matches('`'))
+    } else if let Some(n) = found.strip_prefix("floating point ") {
+        format!("the number {}", n.trim_matches('`'))
+    } else if let Some(b) = found.strip_prefix("boolean ") {
+        format!("{}", b.trim_matches('`'))
+    } else {
+        match found {
+            "sequence" => "a list".to_string(),
+            "map" => "a table".to_string(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// The dotted key path at a byte offset, from the enclosing `[table]` header
@@ -670,17 +879,20 @@ fn validate(file: &Path, raw: RawPipeline, map: SourceMap) -> Result<Pipeline, C
                 Some("use letters, digits, `_` and `-`".into()),
             );
         }
+        let written = sk.path.get_ref().clone();
         let format = match sk.format.get_ref().as_str() {
-            "parquet" => SinkFormat::Parquet,
+            "parquet" if written.ends_with(".parquet") => SinkFormat::ParquetFile,
+            "parquet" => SinkFormat::ParquetDir,
+            "delta" => SinkFormat::Delta,
             other => {
                 let at = v.at(&sk.format);
-                let hint = did_you_mean(other, ["parquet"])
-                    .map_or("supported formats: parquet".to_string(), |m| format!("did you mean `{m}`?"));
+                let hint = did_you_mean(other, ["parquet", "delta"])
+                    .map_or("supported formats: parquet, delta".to_string(), |m| format!("did you mean `{m}`?"));
                 v.error(format!("{id}.format"), at, format!("unknown format `{other}`"), Some(hint));
-                SinkFormat::Parquet
+                SinkFormat::ParquetFile
             }
         };
-        let written = sk.path.get_ref().clone();
+        let table = table_settings(&mut v, &id, sk, format, raw.name.as_deref().unwrap_or(&default_name(file)), name);
         let path = dir.join(&written);
         if written.trim().is_empty() {
             let at = v.at(&sk.path);
@@ -739,6 +951,7 @@ fn validate(file: &Path, raw: RawPipeline, map: SourceMap) -> Result<Pipeline, C
             compression,
             row_group_rows,
             row_group_bytes,
+            table,
         });
     }
 
@@ -760,6 +973,92 @@ fn validate(file: &Path, raw: RawPipeline, map: SourceMap) -> Result<Pipeline, C
     })
 }
 
+fn default_name(file: &Path) -> String {
+    file.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The table settings of a sink, checked against its format.
+fn table_settings(
+    v: &mut Validator<'_>,
+    id: &str,
+    sk: &raw::RawSink,
+    format: SinkFormat,
+    pipeline: &str,
+    sink: &str,
+) -> TableSettings {
+    let mode = match sk.mode.as_ref().map(|m| m.get_ref().as_str()) {
+        None | Some("append") => WriteMode::Append,
+        Some("overwrite") => WriteMode::Overwrite,
+        Some(other) => {
+            let at = sk.mode.as_ref().and_then(|m| v.at(m));
+            let hint = did_you_mean(other, ["append", "overwrite"]).map_or("use append or overwrite".into(), |m| format!("did you mean `{m}`?"));
+            v.error(format!("{id}.mode"), at, format!("unknown mode `{other}`"), Some(hint));
+            WriteMode::Append
+        }
+    };
+    let evolution = match sk.schema_evolution.as_ref().map(|m| m.get_ref().as_str()) {
+        None | Some("strict") => false,
+        Some("add_columns") => true,
+        Some(other) => {
+            let at = sk.schema_evolution.as_ref().and_then(|m| v.at(m));
+            v.error(format!("{id}.schema_evolution"), at, format!("unknown schema_evolution `{other}`"), Some("use strict or add_columns".into()));
+            false
+        }
+    };
+    let settings = TableSettings {
+        mode,
+        partition_by: sk.partition_by.iter().map(|p| p.get_ref().clone()).collect(),
+        target_file_size: sk.target_file_size.as_ref().map_or(128 << 20, |s| s.get_ref().0.max(1 << 20)),
+        commit_every_splits: sk.commit_every_splits.as_ref().map(|s| (*s.get_ref()).max(1)),
+        commit_every_bytes: sk.commit_every_bytes.as_ref().map(|s| s.get_ref().0.max(1)),
+        app_id: sk.app_id.as_ref().map_or_else(|| format!("runtime/{pipeline}/{sink}"), |a| a.get_ref().clone()),
+        skip_committed: sk.skip_committed.as_ref().is_some_and(|s| *s.get_ref()),
+        add_columns: evolution,
+    };
+    // Keys that only make sense for some formats.
+    let cadence = sk.commit_every_splits.as_ref().map(|s| v.at(s)).or(sk.commit_every_bytes.as_ref().map(|s| v.at(s)));
+    if format == SinkFormat::ParquetFile {
+        let only_tables = [
+            ("mode", sk.mode.as_ref().map(|s| v.at(s))),
+            ("commit_every_splits", sk.commit_every_splits.as_ref().map(|s| v.at(s))),
+            ("commit_every_bytes", sk.commit_every_bytes.as_ref().map(|s| v.at(s))),
+            ("skip_committed", sk.skip_committed.as_ref().map(|s| v.at(s))),
+            ("target_file_size", sk.target_file_size.as_ref().map(|s| v.at(s))),
+            ("app_id", sk.app_id.as_ref().map(|s| v.at(s))),
+            ("schema_evolution", sk.schema_evolution.as_ref().map(|s| v.at(s))),
+        ];
+        for (key, at) in only_tables {
+            if let Some(at) = at {
+                v.error(
+                    format!("{id}.{key}"),
+                    at,
+                    "a path ending in .parquet is one file, written once at the end of the run",
+                    Some("use a folder path (no .parquet suffix) for a resumable Parquet table, or format = \"delta\"".into()),
+                );
+            }
+        }
+    }
+    if format != SinkFormat::Delta && !sk.partition_by.is_empty() {
+        let at = v.at(&sk.partition_by[0]);
+        v.error(format!("{id}.partition_by"), at, "partitioning needs a Delta table", Some("set format = \"delta\"".into()));
+    }
+    if mode == WriteMode::Overwrite {
+        if let Some(at) = cadence {
+            v.error(
+                format!("{id}.mode"),
+                at,
+                "overwrite replaces the table in one commit at the end of the run",
+                Some("remove commit_every_* (or use mode = \"append\")".into()),
+            );
+        }
+        if let Some(s) = sk.skip_committed.as_ref().filter(|s| *s.get_ref()) {
+            let at = v.at(s);
+            v.error(format!("{id}.skip_committed"), at, "overwrite rewrites everything; there is nothing to skip", Some("use mode = \"append\"".into()));
+        }
+    }
+    settings
+}
+
 fn run_settings(v: &mut Validator<'_>, raw: Option<&Spanned<raw::RawRun>>) -> RunSettings {
     let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut s = RunSettings {
@@ -770,6 +1069,7 @@ fn run_settings(v: &mut Validator<'_>, raw: Option<&Spanned<raw::RawRun>>) -> Ru
         channel_batches: 16,
         max_staged_bytes: 256 << 20,
         quarantine: None,
+        resume: false,
     };
     let Some(r) = raw else { return s };
     let r = r.get_ref();
@@ -811,6 +1111,9 @@ fn run_settings(v: &mut Validator<'_>, raw: Option<&Spanned<raw::RawRun>>) -> Ru
     }
     if let Some(m) = &r.max_staged_bytes {
         s.max_staged_bytes = m.get_ref().0;
+    }
+    if let Some(x) = &r.resume {
+        s.resume = *x.get_ref();
     }
     if let Some(q) = &r.quarantine {
         s.quarantine = Some(v.dir.join(q.get_ref()));

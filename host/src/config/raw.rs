@@ -127,9 +127,40 @@ pub struct RawSink {
     pub input: Option<Spanned<String>>,
     /// `parquet` or `delta`.
     pub format: Spanned<String>,
-    /// Output file (parquet) or table directory (delta), relative to the
-    /// pipeline file.
+    /// Relative to the pipeline file. Parquet: a path ending in `.parquet`
+    /// is one file written at the end of the run; any other path is a
+    /// folder of part files with a commit manifest (resumable). Delta: the
+    /// table folder.
     pub path: Spanned<String>,
+    /// `append` (default for tables) or `overwrite` (replace the contents,
+    /// in one commit at the end of the run).
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
+    /// Delta: partition columns.
+    #[serde(default)]
+    pub partition_by: Vec<Spanned<String>>,
+    /// Tables: data files roll over at about this size. Default 128 MiB.
+    #[serde(default)]
+    pub target_file_size: Option<Spanned<ByteSize>>,
+    /// Tables: commit every N splits, so a long run's progress is durable
+    /// (default: one commit at the end).
+    #[serde(default)]
+    pub commit_every_splits: Option<Spanned<u64>>,
+    /// Tables: commit whenever this much data is waiting.
+    #[serde(default)]
+    pub commit_every_bytes: Option<Spanned<ByteSize>>,
+    /// Tables: the application id recorded with every commit (Delta `txn`).
+    /// Default `runtime/<pipeline name>/<sink name>`.
+    #[serde(default)]
+    pub app_id: Option<Spanned<String>>,
+    /// Tables: skip splits that earlier runs of this pipeline already
+    /// committed (incremental loads, idempotent re-runs).
+    #[serde(default)]
+    pub skip_committed: Option<Spanned<bool>>,
+    /// Tables: `strict` (default: the schema must match the table's) or
+    /// `add_columns` (new nullable columns are added to the table).
+    #[serde(default)]
+    pub schema_evolution: Option<Spanned<String>>,
     /// Parquet compression: `none`, `snappy` (default), `zstd`, `lz4`, `gzip`.
     #[serde(default)]
     pub compression: Option<Spanned<String>>,
@@ -189,6 +220,9 @@ pub struct RawRun {
     /// Output of unfinished splits held in memory before spilling to disk.
     /// Default 256 MiB.
     pub max_staged_bytes: Option<Spanned<ByteSize>>,
+    /// Continue the last run recorded in the sinks' tables, skipping the
+    /// splits it already committed (same as `runtime run --resume`).
+    pub resume: Option<Spanned<bool>>,
     /// Folder that receives a list of failed inputs (`failed-inputs.tsv`)
     /// and copies of the failed input files, relative to the pipeline file.
     pub quarantine: Option<Spanned<String>>,

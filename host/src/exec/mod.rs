@@ -203,6 +203,31 @@ pub fn execute(
         },
     };
     report.splits_total = splits.len() as u64;
+
+    // Open the sinks before any split runs: a table whose schema does not
+    // fit fails the run here, before anything is written; earlier runs'
+    // commits say which splits to skip.
+    let keys: Arc<Vec<String>> = Arc::new(
+        splits
+            .iter()
+            .map(|s| sink::table::split_key(&s.split.id, s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.size)))
+            .collect(),
+    );
+    let mut identity = sink::table::RunIdentity {
+        run_id: uuid::Uuid::new_v4().to_string(),
+        pipeline: pipeline.name.clone(),
+        resume: opts.resume || pipeline.run.resume,
+    };
+    let sinks = match sink::open_sinks(&prepared, &identity) {
+        Ok(s) => s,
+        Err(e) => return report.fatal(e, started),
+    };
+    if let Some(previous) = sinks.iter().find_map(|s| s.opened.resumed_run.clone()) {
+        identity.run_id = previous;
+        report.resumed = true;
+    }
+    report.run_id = identity.run_id.clone();
+    let skip = sink::fully_committed(&sinks, &keys);
     progress.start(splits.len() as u64, files.iter().map(|f| f.size).sum());
 
     // Threads: writer, final stage, workers.
@@ -230,12 +255,11 @@ pub fn execute(
     let (writer_report, final_result) = std::thread::scope(|scope| {
         let ctx_ref = &ctx;
         let writer = {
-            let prepared = prepared.clone();
             let stop = stop.clone();
             let budget = pipeline.run.max_staged_bytes;
             std::thread::Builder::new()
                 .name("writer".into())
-                .spawn_scoped(scope, move || sink::run(&prepared, wrx, budget, spill_dir, stop))
+                .spawn_scoped(scope, move || sink::run(sinks, keys, identity, wrx, budget, spill_dir, stop))
                 .expect("spawn the writer")
         };
         let final_thread = has_final.then(|| {
@@ -253,7 +277,12 @@ pub fn execute(
         pool.scope_fifo(|s| {
             for (index, planned) in splits.iter().enumerate() {
                 let (slots, records) = (&slots, &records);
+                let skip = &skip;
                 s.spawn_fifo(move |_| {
+                    if skip.contains(&index) {
+                        records.lock().unwrap().push(SplitRecord::committed_earlier(index, &planned.split));
+                        return;
+                    }
                     if ctx_ref.stop.load(Ordering::SeqCst) {
                         records.lock().unwrap().push(SplitRecord::skipped(index, &planned.split));
                         return;

@@ -64,21 +64,59 @@ impl ParquetFile {
         self.writer.write(batch).map_err(|e| format!("writing {}: {e}", self.path.display()))
     }
 
-    /// Finishes the file and moves it into place; returns its size.
-    pub fn commit(self) -> Result<u64, String> {
+    /// Bytes written so far, including the row group in progress.
+    pub fn size(&self) -> u64 {
+        (self.writer.bytes_written() + self.writer.in_progress_size()) as u64
+    }
+
+    /// Finishes the file under its temporary name (durable, not yet
+    /// visible).
+    pub fn close(self) -> Result<Closed, String> {
         let inner =
             self.writer.into_inner().map_err(|e| format!("finishing {}: {e}", self.path.display()))?;
         let file = inner.into_inner().map_err(|e| format!("finishing {}: {e}", self.path.display()))?;
         file.sync_all().map_err(|e| format!("syncing {}: {e}", self.path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        std::fs::rename(&self.tmp, &self.path)
-            .map_err(|e| format!("moving {} into place: {e}", self.path.display()))?;
-        Ok(size)
+        Ok(Closed { path: self.path, tmp: self.tmp, size, rows: self.rows })
+    }
+
+    /// Finishes the file and moves it into place; returns its size.
+    pub fn commit(self) -> Result<u64, String> {
+        let closed = self.close()?;
+        closed.publish()?;
+        Ok(closed.size)
+    }
+
+    /// The final path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Drops the unfinished file.
     pub fn abort(self) {
         drop(self.writer);
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// A finished file still under its temporary name.
+#[derive(Debug, Clone)]
+pub struct Closed {
+    pub path: PathBuf,
+    pub tmp: PathBuf,
+    pub size: u64,
+    pub rows: u64,
+}
+
+impl Closed {
+    /// Moves the file into place (atomic rename).
+    pub fn publish(&self) -> Result<(), String> {
+        std::fs::rename(&self.tmp, &self.path)
+            .map_err(|e| format!("moving {} into place: {e}", self.path.display()))
+    }
+
+    /// Deletes the unpublished file.
+    pub fn discard(&self) {
         let _ = std::fs::remove_file(&self.tmp);
     }
 }

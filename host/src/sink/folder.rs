@@ -1,0 +1,339 @@
+//! A Parquet sink that is a folder: part files plus a commit manifest,
+//! `_runtime_manifest.json`, so long runs can commit as they go and resume
+//! after a crash without duplicating a row.
+//!
+//! Commit protocol (each step atomic; a crash anywhere leaves only whole
+//! commits visible):
+//!
+//! 1. part files are written and closed under hidden temporary names
+//!    (`.part-….parquet.tmp-<pid>`, which Parquet readers skip);
+//! 2. the manifest is rewritten (temporary file, fsync, rename) with a new
+//!    commit listing the parts by their final names and the splits they hold;
+//! 3. the parts are renamed to their final names (`part-….parquet`).
+//!
+//! Opening the folder finishes step 3 of a commit cut short by a crash and
+//! deletes unreferenced files, so readers of the folder (pyarrow, Spark,
+//! DuckDB) see exactly the committed parts. A lock file keeps two runs from
+//! writing the same folder at once.
+
+use super::parquet::{Closed, ParquetFile, properties};
+use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips, reconcile};
+use crate::config::{SinkStage, TableSettings, WriteMode};
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const MANIFEST: &str = "_runtime_manifest.json";
+const LOCK: &str = "_runtime.lock";
+const FORMAT: &str = "runtime-parquet-table/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    schema: Schema,
+    /// Part files that make up the table now.
+    live: Vec<String>,
+    commits: Vec<ManifestCommit>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ManifestCommit {
+    version: i64,
+    timestamp_ms: u64,
+    added: Vec<String>,
+    removed: Vec<String>,
+    meta: serde_json::Value,
+}
+
+pub struct ParquetFolderSink {
+    dir: PathBuf,
+    props: WriterProperties,
+    settings: TableSettings,
+    manifest: Manifest,
+    run_tag: String,
+    current: Option<ParquetFile>,
+    closed: Vec<Closed>,
+    files_started: u64,
+    /// Overwrite replaces the live files in the run's (single) commit.
+    replace: bool,
+    _lock: Lock,
+}
+
+/// The folder's lock file, removed when dropped.
+struct Lock(PathBuf);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn lock(dir: &Path) -> Result<Lock, String> {
+    let path = dir.join(LOCK);
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                use std::io::Write;
+                let _ = write!(f, "{}", std::process::id());
+                return Ok(Lock(path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let pid: Option<i32> =
+                    std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok());
+                // SAFETY: kill with signal 0 only checks that the process exists.
+                let alive = pid.is_some_and(|p| p > 0 && unsafe { libc::kill(p, 0) } == 0);
+                if alive {
+                    return Err(format!(
+                        "another run (pid {}) is writing to {}; wait for it to finish",
+                        pid.unwrap_or(0),
+                        dir.display()
+                    ));
+                }
+                // A crashed run's lock.
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+        }
+    }
+    Err(format!("cannot take the lock {}", path.display()))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Temporary files of `name` left by any process (`.name.tmp-<pid>`).
+fn temporaries(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let prefix = format!(".{name}.tmp-");
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl ParquetFolderSink {
+    pub fn open(stage: &SinkStage, schema: SchemaRef, run: &RunIdentity) -> Result<(Self, Opened), String> {
+        let dir = stage.path.clone();
+        if dir.is_file() {
+            return Err(format!("{} is a file; a Parquet table is a folder", dir.display()));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let lock = lock(&dir)?;
+        let manifest_path = dir.join(MANIFEST);
+        let manifest = match std::fs::read(&manifest_path) {
+            Ok(bytes) => {
+                let m: Manifest = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("{} is not a valid manifest: {e}", manifest_path.display()))?;
+                if m.format != FORMAT {
+                    return Err(format!(
+                        "{} has format {}, this runtime writes {FORMAT}",
+                        manifest_path.display(),
+                        m.format
+                    ));
+                }
+                m
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let stray = std::fs::read_dir(&dir)
+                    .map_err(|e| e.to_string())?
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"));
+                if stray {
+                    return Err(format!(
+                        "{} holds Parquet files but no {MANIFEST}; it was not written by this runtime (choose another path)",
+                        dir.display()
+                    ));
+                }
+                Manifest {
+                    format: FORMAT.into(),
+                    schema: schema.as_ref().clone(),
+                    live: Vec::new(),
+                    commits: Vec::new(),
+                }
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", manifest_path.display())),
+        };
+        let mut sink = ParquetFolderSink {
+            dir: dir.clone(),
+            props: properties(stage),
+            settings: stage.table.clone(),
+            manifest,
+            run_tag: run.run_id.chars().take(8).collect(),
+            current: None,
+            closed: Vec::new(),
+            files_started: 0,
+            replace: stage.table.mode == WriteMode::Overwrite,
+            _lock: lock,
+        };
+        sink.recover()?;
+        if !sink.manifest.commits.is_empty() {
+            if let Some(merged) = reconcile(&sink.manifest.schema, &schema, stage.table.add_columns)
+                .map_err(|e| format!("the table at {} does not fit this pipeline: {e}", dir.display()))?
+            {
+                sink.manifest.schema = merged.as_ref().clone();
+            }
+        }
+        let app = &stage.table.app_id;
+        let commits: Vec<RecordedCommit> = sink
+            .manifest
+            .commits
+            .iter()
+            .filter_map(|c| RecordedCommit::from_json(c.version, app, &c.meta))
+            .collect();
+        let mut opened = plan_skips(&commits, run.resume, stage.table.skip_committed);
+        opened.version = sink.manifest.commits.last().map(|c| c.version);
+        Ok((sink, opened))
+    }
+
+    /// Completes renames cut short by a crash and removes files no commit
+    /// references.
+    fn recover(&mut self) -> Result<(), String> {
+        for name in &self.manifest.live {
+            let path = self.dir.join(name);
+            if !path.exists() {
+                match temporaries(&self.dir, name).first() {
+                    Some(tmp) => std::fs::rename(tmp, &path)
+                        .map_err(|e| format!("recovering {}: {e}", path.display()))?,
+                    None => {
+                        return Err(format!(
+                            "{} lists {name}, which is missing",
+                            self.dir.join(MANIFEST).display()
+                        ));
+                    }
+                }
+            }
+        }
+        let live: std::collections::HashSet<&str> = self.manifest.live.iter().map(String::as_str).collect();
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| e.to_string())?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let orphan_part =
+                name.starts_with("part-") && name.ends_with(".parquet") && !live.contains(name.as_str());
+            let temporary = name.starts_with(".part-") || name.starts_with(&format!(".{MANIFEST}."));
+            if orphan_part || temporary {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    fn roll(&mut self) -> Result<(), String> {
+        if let Some(f) = self.current.take() {
+            if f.rows == 0 {
+                f.abort();
+            } else {
+                self.closed.push(f.close()?);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_manifest(&self, manifest: &Manifest) -> Result<(), String> {
+        let path = self.dir.join(MANIFEST);
+        let tmp = self.dir.join(format!(".{MANIFEST}.{}", std::process::id()));
+        let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| e.to_string())?;
+        let io = |e: std::io::Error| format!("writing {}: {e}", path.display());
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            f.write_all(&bytes).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl TableWriter for ParquetFolderSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        if self.current.is_none() {
+            self.files_started += 1;
+            let name = format!(
+                "part-{:05}-{:04}-{}.parquet",
+                self.manifest.commits.len() + 1,
+                self.files_started,
+                self.run_tag
+            );
+            let schema: SchemaRef = Arc::new(self.manifest.schema.clone());
+            self.current = Some(ParquetFile::create(&self.dir.join(name), schema, self.props.clone())?);
+        }
+        let batch = conform(batch, &self.manifest.schema)?;
+        let f = self.current.as_mut().expect("opened above");
+        f.write(&batch)?;
+        if f.size() >= self.settings.target_file_size {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    fn pending_bytes(&self) -> u64 {
+        self.closed.iter().map(|c| c.size).sum::<u64>() + self.current.as_ref().map_or(0, |f| f.size())
+    }
+
+    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, String> {
+        self.roll()?;
+        if self.closed.is_empty() && !meta.complete && !self.replace {
+            return Ok(None);
+        }
+        let mut next = self.manifest.clone();
+        let version = next.commits.last().map_or(0, |c| c.version + 1);
+        let added: Vec<String> =
+            self.closed.iter().map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        let removed =
+            if std::mem::take(&mut self.replace) { std::mem::take(&mut next.live) } else { Vec::new() };
+        next.live.extend(added.iter().cloned());
+        next.commits.push(ManifestCommit {
+            version,
+            timestamp_ms: now_ms(),
+            added,
+            removed: removed.clone(),
+            meta: meta.to_json(&self.settings.app_id),
+        });
+        self.write_manifest(&next)?;
+        for c in self.closed.drain(..) {
+            c.publish()?;
+        }
+        for name in &removed {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        self.manifest = next;
+        Ok(Some(version))
+    }
+
+    fn abort(&mut self) {
+        if let Some(f) = self.current.take() {
+            f.abort();
+        }
+        for c in self.closed.drain(..) {
+            c.discard();
+        }
+    }
+}
+
+/// Casts a batch to the table's schema where they differ only in flavour
+/// (dictionary-encoded strings, added nullable columns filled with nulls).
+pub fn conform(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, String> {
+    if batch.schema().as_ref() == schema {
+        return Ok(batch.clone());
+    }
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let column = match batch.schema().index_of(field.name()) {
+            Ok(i) => arrow_cast::cast(batch.column(i), field.data_type())
+                .map_err(|e| format!("column `{}`: {e}", field.name()))?,
+            Err(_) => arrow_array::new_null_array(field.data_type(), batch.num_rows()),
+        };
+        columns.push(column);
+    }
+    RecordBatch::try_new(Arc::new(schema.clone()), columns).map_err(|e| e.to_string())
+}

@@ -1,0 +1,317 @@
+//! The output side of a sink, behind one trait: a [`TableWriter`] writes
+//! data files and, separately, commits them, recording which splits the
+//! commit covers. Three implementations:
+//!
+//! - [`super::file::ParquetFileSink`]: one Parquet file, renamed into place at
+//!   the end of the run (a single commit; nothing to resume).
+//! - [`super::folder::ParquetFolderSink`]: a folder of Parquet part files and a
+//!   commit manifest (`_runtime_manifest.json`): resumable, commit cadence.
+//! - [`super::delta::DeltaSink`]: a Delta Lake table; each commit carries a
+//!   `txn` action for the pipeline's application id and, in its commitInfo,
+//!   the run id and the splits it covers.
+//!
+//! ```text
+//!   open ──▶ Opened { committed splits, resumed run }      (before any split runs)
+//!   write(batch)* ──▶ data files (not visible)
+//!   commit(splits, complete) ──▶ new table version (atomic)  ─┐ repeated per cadence
+//!   abort ──▶ unreferenced data files removed                 ┘
+//! ```
+//!
+//! Exactly-once: a split's rows reach a table only through a commit that
+//! names the split. `--resume` continues the last run recorded in the table
+//! and skips the splits it committed; `skip_committed` skips every split any
+//! earlier run of the pipeline committed.
+
+use crate::config::{SinkFormat, SinkStage};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use std::collections::HashSet;
+
+/// Who is writing: recorded with every commit.
+#[derive(Debug, Clone)]
+pub struct RunIdentity {
+    /// Unique per run (kept when a run is resumed).
+    pub run_id: String,
+    pub pipeline: String,
+    /// Continue the last recorded run (`--resume`).
+    pub resume: bool,
+}
+
+/// What a table says about earlier runs, read when it is opened.
+#[derive(Debug, Clone, Default)]
+pub struct Opened {
+    /// Splits whose rows the table already holds and that this run skips.
+    pub committed: HashSet<String>,
+    /// The run id being continued, when resuming an earlier run.
+    pub resumed_run: Option<String>,
+    /// The table's version before this run (Delta version, manifest
+    /// version), if it existed.
+    pub version: Option<i64>,
+}
+
+/// What one commit records.
+#[derive(Debug, Clone)]
+pub struct CommitMeta {
+    pub run_id: String,
+    pub pipeline: String,
+    /// Keys of the splits whose rows this commit adds.
+    pub splits: Vec<String>,
+    /// The last commit of the run.
+    pub complete: bool,
+    /// Rows added by this commit.
+    pub rows: u64,
+}
+
+impl CommitMeta {
+    /// The metadata as JSON, as stored in Delta commitInfo and manifests.
+    pub fn to_json(&self, app_id: &str) -> serde_json::Value {
+        serde_json::json!({
+            "app_id": app_id,
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "splits": self.splits,
+            "complete": self.complete,
+            "rows": self.rows,
+        })
+    }
+}
+
+/// A recorded commit of this pipeline, read back from a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCommit {
+    pub version: i64,
+    pub run_id: String,
+    pub splits: Vec<String>,
+    pub complete: bool,
+}
+
+impl RecordedCommit {
+    pub fn from_json(version: i64, app_id: &str, v: &serde_json::Value) -> Option<Self> {
+        if v.get("app_id")?.as_str()? != app_id {
+            return None;
+        }
+        Some(RecordedCommit {
+            version,
+            run_id: v.get("run_id")?.as_str()?.to_string(),
+            splits: v
+                .get("splits")?
+                .as_array()?
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+            complete: v.get("complete").and_then(|c| c.as_bool()).unwrap_or(false),
+        })
+    }
+}
+
+/// Which splits to skip given the pipeline's earlier commits (any order).
+pub fn plan_skips(commits: &[RecordedCommit], resume: bool, skip_committed: bool) -> Opened {
+    let mut opened = Opened::default();
+    if skip_committed {
+        opened.committed.extend(commits.iter().flat_map(|c| c.splits.iter().cloned()));
+    }
+    if resume {
+        if let Some(last) = commits.iter().max_by_key(|c| c.version) {
+            opened.resumed_run = Some(last.run_id.clone());
+            opened.committed.extend(
+                commits.iter().filter(|c| c.run_id == last.run_id).flat_map(|c| c.splits.iter().cloned()),
+            );
+        }
+    }
+    opened
+}
+
+/// Writes data files and commits them.
+pub trait TableWriter: Send {
+    /// Appends rows to the current data files (not visible until a commit).
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), String>;
+    /// Bytes written since the last commit (for `commit_every_bytes`).
+    fn pending_bytes(&self) -> u64;
+    /// Makes everything written so far visible, atomically, recording `meta`.
+    /// Returns the new version, when the format has versions.
+    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, String>;
+    /// Drops what was written since the last commit.
+    fn abort(&mut self);
+    /// Whether an intermediate commit is possible (a single Parquet file
+    /// commits once, at the end).
+    fn can_commit_early(&self) -> bool {
+        true
+    }
+}
+
+/// Opens the table of a sink before the run: creates it if needed, checks
+/// the schema, and reads which splits earlier runs committed.
+pub fn open(
+    stage: &SinkStage,
+    schema: SchemaRef,
+    run: &RunIdentity,
+) -> Result<(Box<dyn TableWriter>, Opened), String> {
+    match stage.format {
+        SinkFormat::ParquetFile => {
+            let w = super::file::ParquetFileSink::new(stage, schema);
+            Ok((Box::new(w), Opened::default()))
+        }
+        SinkFormat::ParquetDir => {
+            let (w, opened) = super::folder::ParquetFolderSink::open(stage, schema, run)?;
+            Ok((Box::new(w), opened))
+        }
+        SinkFormat::Delta => {
+            let (w, opened) = super::delta::DeltaSink::open(stage, schema, run)?;
+            Ok((Box::new(w), opened))
+        }
+    }
+}
+
+/// Compares the table's schema with the pipeline's: `Ok(None)` when equal,
+/// `Ok(Some(merged))` when the pipeline only adds nullable columns and that
+/// is allowed, otherwise an error listing every difference.
+pub fn reconcile(
+    table: &arrow_schema::Schema,
+    ours: &arrow_schema::Schema,
+    add_columns: bool,
+) -> Result<Option<SchemaRef>, String> {
+    let mut problems = Vec::new();
+    for t in table.fields() {
+        match ours.field_with_name(t.name()) {
+            Err(_) => problems
+                .push(format!("column `{}` is in the table but the pipeline does not produce it", t.name())),
+            Ok(o) if !same_type(o.data_type(), t.data_type()) => problems.push(format!(
+                "column `{}` is {} in the table, {} in the pipeline",
+                t.name(),
+                t.data_type(),
+                o.data_type()
+            )),
+            Ok(o) if o.is_nullable() && !t.is_nullable() => problems
+                .push(format!("column `{}` is NOT NULL in the table but nullable in the pipeline", t.name())),
+            Ok(_) => {}
+        }
+    }
+    let added: Vec<_> =
+        ours.fields().iter().filter(|o| table.field_with_name(o.name()).is_err()).cloned().collect();
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let names: Vec<&str> = added.iter().map(|f| f.name().as_str()).collect();
+    if !add_columns {
+        return Err(format!(
+            "the pipeline adds column(s) {} that the table does not have; set schema_evolution = \"add_columns\" to add them",
+            names.join(", ")
+        ));
+    }
+    if let Some(f) = added.iter().find(|f| !f.is_nullable()) {
+        return Err(format!(
+            "new column `{}` must be nullable: existing rows have no value for it",
+            f.name()
+        ));
+    }
+    let mut fields: Vec<_> = table.fields().iter().cloned().collect();
+    fields.extend(added);
+    Ok(Some(std::sync::Arc::new(arrow_schema::Schema::new(fields))))
+}
+
+/// Types equal up to string/binary flavours and timestamp time zone names
+/// that mean UTC.
+fn same_type(a: &arrow_schema::DataType, b: &arrow_schema::DataType) -> bool {
+    use arrow_schema::DataType as D;
+    let norm = |t: &D| -> D {
+        match t {
+            D::LargeUtf8 | D::Utf8View => D::Utf8,
+            D::LargeBinary | D::BinaryView => D::Binary,
+            D::Dictionary(_, v) => (**v).clone(),
+            D::Timestamp(u, Some(tz)) if tz.as_ref() == "+00:00" || tz.as_ref() == "Z" => {
+                D::Timestamp(*u, Some("UTC".into()))
+            }
+            other => other.clone(),
+        }
+    };
+    match (norm(a), norm(b)) {
+        (D::List(x), D::List(y))
+        | (D::LargeList(x), D::LargeList(y))
+        | (D::List(x), D::LargeList(y))
+        | (D::LargeList(x), D::List(y)) => same_type(x.data_type(), y.data_type()),
+        (D::Struct(x), D::Struct(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| p.name() == q.name() && same_type(p.data_type(), q.data_type()))
+        }
+        (x, y) => x == y,
+    }
+}
+
+/// The key that identifies a split across runs: its id, and for file
+/// splits the file's size (a file that changed is not the same split).
+pub fn split_key(id: &str, file_size: Option<u64>) -> String {
+    match file_size {
+        Some(size) => format!("{id}#{size}"),
+        None => id.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::{DataType, Field, Schema};
+
+    fn commit(version: i64, run: &str, splits: &[&str], complete: bool) -> RecordedCommit {
+        RecordedCommit {
+            version,
+            run_id: run.into(),
+            splits: splits.iter().map(|s| s.to_string()).collect(),
+            complete,
+        }
+    }
+
+    #[test]
+    fn resume_takes_the_last_run_only() {
+        let commits =
+            [commit(1, "a", &["x", "y"], true), commit(2, "b", &["z"], false), commit(3, "b", &["w"], false)];
+        let o = plan_skips(&commits, true, false);
+        assert_eq!(o.resumed_run.as_deref(), Some("b"));
+        assert_eq!(o.committed, ["z", "w"].iter().map(|s| s.to_string()).collect());
+        let all = plan_skips(&commits, false, true);
+        assert_eq!(all.committed.len(), 4);
+        assert!(plan_skips(&commits, false, false).committed.is_empty());
+    }
+
+    #[test]
+    fn metadata_round_trip_filters_other_apps() {
+        let meta = CommitMeta {
+            run_id: "r".into(),
+            pipeline: "p".into(),
+            splits: vec!["s#1".into()],
+            complete: true,
+            rows: 3,
+        };
+        let json = meta.to_json("app");
+        assert_eq!(RecordedCommit::from_json(4, "app", &json), Some(commit(4, "r", &["s#1"], true)));
+        assert_eq!(RecordedCommit::from_json(4, "other", &json), None);
+    }
+
+    #[test]
+    fn schema_reconciliation() {
+        let table =
+            Schema::new(vec![Field::new("a", DataType::Int64, false), Field::new("b", DataType::Utf8, true)]);
+        let same = Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::LargeUtf8, true),
+        ]);
+        assert_eq!(reconcile(&table, &same, false), Ok(None));
+        let wider = Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Utf8, true),
+            Field::new("c", DataType::Float64, true),
+        ]);
+        assert!(reconcile(&table, &wider, false).unwrap_err().contains("schema_evolution = \"add_columns\""));
+        assert_eq!(reconcile(&table, &wider, true).unwrap().unwrap().fields().len(), 3);
+        let wrong =
+            Schema::new(vec![Field::new("a", DataType::Int32, false), Field::new("b", DataType::Utf8, true)]);
+        assert_eq!(
+            reconcile(&table, &wrong, true).unwrap_err(),
+            "column `a` is Int64 in the table, Int32 in the pipeline"
+        );
+    }
+}
