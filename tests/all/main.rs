@@ -7,6 +7,7 @@
 //! - `failures`: malformed lines, unreadable files, the error policy.
 //! - `backpressure`: bounded memory with a slow writer.
 //! - `pst`: the pst-mailboxes example against libpff; damaged mailboxes.
+//! - `sql`: the `sql` reader against PostgreSQL and SQLite; kills, grants.
 //! - `cli`: command output and config errors (snapshots).
 
 mod util;
@@ -16,3 +17,4 @@ mod external_plugin;
 mod failures;
 mod pod_usage;
 mod pst;
+mod sql;
