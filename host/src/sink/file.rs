@@ -4,7 +4,7 @@
 //! commits once, at the end of the run; a crashed run leaves the previous
 //! output untouched and is simply run again.
 
-use super::parquet::{ParquetFile, properties, temp_path};
+use super::parquet::{ParquetFile, properties};
 use super::table::{CommitMeta, TableWriter};
 use crate::config::SinkStage;
 use arrow_array::RecordBatch;
@@ -21,9 +21,9 @@ pub struct ParquetFileSink {
 
 impl ParquetFileSink {
     pub fn new(stage: &SinkStage, schema: SchemaRef) -> Self {
-        // A temporary file left by a crashed run of this process id would be
-        // overwritten; others are left for the user (they may be live).
-        let _ = std::fs::remove_file(temp_path(&stage.path));
+        // Temporary files of crashed runs are removed; those of live runs
+        // are left alone.
+        super::parquet::remove_stale_temporaries(&stage.path);
         ParquetFileSink { path: stage.path.clone(), schema, props: properties(stage), file: None }
     }
 

@@ -105,20 +105,6 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Temporary files of `name` left by any process (`.name.tmp-<pid>`).
-fn temporaries(dir: &Path, name: &str) -> Vec<PathBuf> {
-    let prefix = format!(".{name}.tmp-");
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl ParquetFolderSink {
     pub fn open(stage: &SinkStage, schema: SchemaRef, run: &RunIdentity) -> Result<(Self, Opened), String> {
         let dir = stage.path.clone();
@@ -199,7 +185,7 @@ impl ParquetFolderSink {
         for name in &self.manifest.live {
             let path = self.dir.join(name);
             if !path.exists() {
-                match temporaries(&self.dir, name).first() {
+                match super::parquet::temporaries(&path).first() {
                     Some(tmp) => std::fs::rename(tmp, &path)
                         .map_err(|e| format!("recovering {}: {e}", path.display()))?,
                     None => {

@@ -37,6 +37,38 @@ pub fn properties(sink: &SinkStage) -> WriterProperties {
         .build()
 }
 
+/// Temporary files of `path` left by any process (`.name.tmp-<pid>`).
+pub fn temporaries(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Vec::new() };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes temporary files of `path` whose writing process is gone (a
+/// crashed run's leftovers); those of live processes are left alone.
+pub fn remove_stale_temporaries(path: &Path) {
+    for tmp in temporaries(path) {
+        let pid = tmp.to_string_lossy().rsplit_once("tmp-").and_then(|(_, p)| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| !process_alive(p)) {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// Whether a process with this id exists.
+pub fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid > 0 && (pid as u32 == std::process::id() || unsafe { libc::kill(pid, 0) } == 0)
+}
+
 /// The temporary name a file is written under before it is complete.
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map_or("output".into(), |n| n.to_string_lossy().into_owned());
