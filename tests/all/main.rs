@@ -16,5 +16,6 @@ mod backpressure;
 mod external_plugin;
 mod failures;
 mod pod_usage;
+mod tables;
 mod pst;
 mod sql;
