@@ -13,6 +13,7 @@
 mod util;
 
 mod backpressure;
+mod cli;
 mod external_plugin;
 mod failures;
 mod pod_usage;

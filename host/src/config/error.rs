@@ -8,12 +8,18 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// Where in a file something is.
+/// Where in a file something is, with the text of that line so errors can
+/// show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub file: PathBuf,
+    /// 1-based line and column (in characters).
     pub line: usize,
     pub column: usize,
+    /// How many characters of the line the offending text covers (at least 1).
+    pub width: usize,
+    /// The whole line, without its newline.
+    pub source_line: String,
 }
 
 /// One problem with a pipeline.
@@ -38,8 +44,63 @@ impl ConfigError {
         self.location = location;
         self
     }
+
+    /// The error as a JSON object (for `--log-format json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "level": "error",
+            "file": self.location.as_ref().map(|l| l.file.display().to_string()),
+            "line": self.location.as_ref().map(|l| l.line),
+            "column": self.location.as_ref().map(|l| l.column),
+            "key": self.key,
+            "message": self.message,
+            "hint": self.hint,
+        })
+    }
+
+    /// Renders the error the way rustc and cargo do: a headline, the place
+    /// (`--> file:line:column`), the line itself with the offending text
+    /// underlined, and the hint. `color` adds ANSI colors.
+    pub fn render(&self, color: bool) -> String {
+        let paint = |code: &str, text: &str| {
+            if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        };
+        let mut out = paint("1;31", "error");
+        out.push_str(&paint("1", ": "));
+        let headline = if self.key.is_empty() {
+            self.message.clone()
+        } else {
+            format!("`{}`: {}", self.key, self.message)
+        };
+        out.push_str(&paint("1", &headline));
+        out.push('\n');
+        if let Some(l) = &self.location {
+            let number = l.line.to_string();
+            let pad = " ".repeat(number.len());
+            let gutter = |s: &str| paint("1;34", s);
+            out.push_str(&format!("{pad}{} {}:{}:{}\n", gutter("-->"), l.file.display(), l.line, l.column));
+            out.push_str(&format!("{pad} {}\n", gutter("|")));
+            let shown = l.source_line.replace('\t', " ");
+            out.push_str(&format!("{} {} {}\n", gutter(&number), gutter("|"), shown.trim_end()));
+            let carets = "^".repeat(l.width.max(1));
+            let indent = " ".repeat(l.column.saturating_sub(1));
+            out.push_str(&format!("{pad} {} {indent}{}\n", gutter("|"), paint("1;31", &carets)));
+        }
+        if let Some(h) = &self.hint {
+            let pad = self.location.as_ref().map_or(0, |l| l.line.to_string().len());
+            let mut lines = h.lines();
+            let first = lines.next().unwrap_or("");
+            out.push_str(&format!("{} {} {first}\n", " ".repeat(pad), paint("1;36", "= hint:")));
+            for more in lines {
+                out.push_str(&format!("{}         {more}\n", " ".repeat(pad)));
+            }
+        }
+        out
+    }
 }
 
+/// The compact, one-line form: `file:line:column: `key`: message`, then
+/// the hint on its own line.
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(l) = &self.location {
@@ -68,6 +129,15 @@ impl ConfigErrors {
     pub fn into_result<T>(self, value: T) -> Result<T, ConfigErrors> {
         if self.0.is_empty() { Ok(value) } else { Err(self) }
     }
+
+    /// Every error rendered with [`ConfigError::render`], a blank line
+    /// between two, sorted by file position (errors without a place last,
+    /// in the order found).
+    pub fn render(&self, color: bool) -> String {
+        let mut sorted: Vec<&ConfigError> = self.0.iter().collect();
+        sorted.sort_by_key(|e| e.location.as_ref().map_or((usize::MAX, 0), |l| (l.line, l.column)));
+        sorted.iter().map(|e| e.render(color)).collect::<Vec<_>>().join("\n")
+    }
 }
 
 impl From<ConfigError> for ConfigErrors {
@@ -76,6 +146,7 @@ impl From<ConfigError> for ConfigErrors {
     }
 }
 
+/// The compact form of every error, one `error: ...` each.
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, e) in self.0.iter().enumerate() {
@@ -109,16 +180,32 @@ impl SourceMap {
 
     /// The 1-based line and column of a byte offset.
     pub fn locate(&self, offset: usize) -> Location {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = self.text[line_start..offset].chars().count() + 1;
-        Location { file: self.file.clone(), line, column }
+        self.locate_span(offset, offset + 1)
     }
 
+    fn locate_span(&self, start: usize, end: usize) -> Location {
+        let mut start = start.min(self.text.len());
+        while !self.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[line_start..].find('\n').map_or(self.text.len(), |i| line_start + i);
+        let column = self.text[line_start..start].chars().count() + 1;
+        let mut end = end.clamp(start, line_end);
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let width = self.text[start..end].chars().count().max(1);
+        let source_line = self.text[line_start..line_end].trim_end_matches('\r').to_string();
+        Location { file: self.file.clone(), line, column, width, source_line }
+    }
+
+    /// The location of a byte range; the underline stops at the end of
+    /// the range's first line.
     pub fn span(&self, span: Range<usize>) -> Option<Location> {
-        Some(self.locate(span.start))
+        Some(self.locate_span(span.start, span.end))
     }
 }
 
@@ -156,10 +243,25 @@ mod tests {
     fn display_with_location_and_hint() {
         let e = ConfigError::new("source.plugin", "no plugin named `ndjsn`")
             .hint("did you mean `ndjson`?")
-            .at(Some(Location { file: "p.toml".into(), line: 3, column: 10 }));
+            .at(SourceMap::new(Path::new("p.toml"), "version = 1\n[source]\nplugin = \"ndjsn\"\n")
+                .span(30..37));
         assert_eq!(
             e.to_string(),
             "p.toml:3:10: `source.plugin`: no plugin named `ndjsn`\n  hint: did you mean `ndjson`?"
         );
+        assert_eq!(
+            e.render(false),
+            "error: `source.plugin`: no plugin named `ndjsn`\n \
+             --> p.toml:3:10\n  |\n3 | plugin = \"ndjsn\"\n  |          ^^^^^^^\n  = hint: did you mean `ndjson`?\n"
+        );
+        assert!(e.render(true).contains("\x1b[1;31merror\x1b[0m"));
+    }
+
+    #[test]
+    fn spans_stop_at_the_end_of_their_line() {
+        let m = SourceMap::new(Path::new("p.toml"), "a = [\n  1,\n]\n");
+        let l = m.span(4..13).unwrap();
+        assert_eq!((l.line, l.column, l.width), (1, 5, 1));
+        assert_eq!(l.source_line, "a = [");
     }
 }

@@ -447,7 +447,16 @@ fn toml_error(map: &SourceMap, e: &toml::de::Error) -> ConfigError {
     let location = e.span().and_then(|s| map.span(s));
     let key = e.span().map(|s| key_at(map, s.start)).unwrap_or_default();
     let mut err = ConfigError::new(key.clone(), message.clone()).at(location);
-    if let Some(rest) = message.strip_prefix("unknown field `") {
+    let bare = e.span().and_then(|s| map.text().get(s)).filter(|w| {
+        w.chars().next().is_some_and(|c| c.is_alphabetic())
+            && w.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '*'))
+            && !matches!(*w, "true" | "false" | "inf" | "nan")
+    });
+    if let Some(word) = bare.filter(|_| !message.starts_with("unknown field") && message.contains("expected"))
+    {
+        err.message = format!("`{word}` is not a value: text needs quotes");
+        err.hint = Some(format!("write \"{word}\""));
+    } else if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
             let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
             err.message = format!("unknown key `{field}`");
@@ -459,6 +468,10 @@ fn toml_error(map: &SourceMap, e: &toml::de::Error) -> ConfigError {
         }
     } else if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or("");
+        // The span is the table that lacks the key: a `[header]`, or the
+        // whole file for a top-level key.
+        let in_header = e.span().and_then(|s| map.text().get(s.start..)).is_some_and(|t| t.starts_with('['));
+        let key = if in_header { key } else { String::new() };
         let table = if key.is_empty() { "the top level".to_string() } else { format!("[{key}]") };
         err.key = if key.is_empty() { field.to_string() } else { format!("{key}.{field}") };
         err.message = format!("missing key `{field}` in {table}");

@@ -1,0 +1,2 @@
+# args: plan --help
+# exit: 0

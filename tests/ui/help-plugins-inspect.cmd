@@ -1,0 +1,2 @@
+# args: plugins inspect --help
+# exit: 0

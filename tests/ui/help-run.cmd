@@ -1,0 +1,2 @@
+# args: run --help
+# exit: 0

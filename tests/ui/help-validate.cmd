@@ -1,0 +1,2 @@
+# args: validate --help
+# exit: 0

@@ -1,0 +1,2 @@
+# args: validate nope.toml
+# exit: 2

@@ -1,0 +1,2 @@
+# args: plugins inspect aggregate
+# exit: 0

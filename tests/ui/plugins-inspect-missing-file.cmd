@@ -1,0 +1,2 @@
+# args: plugins inspect plugins/nope.wasm
+# exit: 2

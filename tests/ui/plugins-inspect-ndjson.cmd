@@ -1,0 +1,2 @@
+# args: plugins inspect ndjson
+# exit: 0

@@ -1,0 +1,2 @@
+# args: plugins inspect pst
+# exit: 0

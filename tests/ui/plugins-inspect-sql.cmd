@@ -1,0 +1,2 @@
+# args: plugins inspect sql
+# exit: 0

@@ -1,0 +1,2 @@
+# args: plugins inspect ndjsn
+# exit: 2

@@ -1,0 +1,2 @@
+# args: plugins list
+# exit: 0

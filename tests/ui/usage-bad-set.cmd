@@ -1,0 +1,2 @@
+# args: validate pipeline.toml --set workers
+# exit: 2

@@ -1,0 +1,2 @@
+# args: run pipeline.toml --workers 0
+# exit: 2
