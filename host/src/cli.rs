@@ -213,6 +213,17 @@ pub fn main() -> i32 {
         }
     };
     init_logging(cli.log_format);
+    if !matches!(cli.command, Command::Run { .. }) {
+        // Commands whose output is piped into `head` or `jq` end quietly
+        // when the reader goes away, like other Unix tools, instead of
+        // panicking on EPIPE. (`run` prints nothing on stdout and keeps
+        // SIGPIPE ignored, as Rust sets it.)
+        // SAFETY: setting a signal's disposition to the default has no
+        // preconditions; no handler of ours is replaced.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let out = Out { json: cli.log_format == LogFormat::Json, color: color_stderr() };
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Run { pipeline, workers, report, overrides, quiet, resume } => {
@@ -667,7 +678,11 @@ fn validate(out: &Out, path: &Path, overrides: &[Override]) -> i32 {
             st.name,
             prepared.streams[s.input].name,
             st.path_as_written,
-            format!("{:?}", st.format).to_lowercase(),
+            match st.format {
+                config::SinkFormat::ParquetFile => "parquet file",
+                config::SinkFormat::ParquetDir => "parquet folder",
+                config::SinkFormat::Delta => "delta table",
+            },
             format!("{:?}", st.compression).to_lowercase()
         );
     }
