@@ -5,6 +5,7 @@
 //! - `pod_usage`: the pod-usage example against the spec's checksums.
 //! - `external_plugin`: a plugin built outside the host's workspace.
 //! - `failures`: malformed lines, unreadable files, the error policy.
+//! - `hostile`: plugins that attack the sandbox; limits, grants, error policy.
 //! - `backpressure`: bounded memory with a slow writer.
 //! - `pst`: the pst-mailboxes example against libpff; damaged mailboxes.
 //! - `sql`: the `sql` reader against PostgreSQL and SQLite; kills, grants.
@@ -16,6 +17,7 @@ mod backpressure;
 mod cli;
 mod external_plugin;
 mod failures;
+mod hostile;
 mod pod_usage;
 mod tables;
 mod pst;

@@ -33,6 +33,9 @@ fn config(s: &EngineSettings, pooling: bool) -> Config {
     c.epoch_interruption(true);
     c.consume_fuel(s.fuel);
     c.max_wasm_stack(s.max_stack as usize);
+    // Wasmtime insists that the (unused, sync host) async stack be at least
+    // as large as the WebAssembly stack limit.
+    c.async_stack_size((s.max_stack as usize).max(2 << 20) + (64 << 10));
     c.cranelift_opt_level(OptLevel::Speed);
     c.parallel_compilation(true);
     c.memory_init_cow(true);

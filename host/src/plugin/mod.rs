@@ -11,6 +11,7 @@
 //! `InstancePre`, and instantiates it cheaply for every worker.
 
 pub mod bindings;
+pub mod blocking;
 pub mod bundled;
 pub mod cache;
 pub mod engine;
@@ -158,6 +159,8 @@ pub struct Runtime {
     transform_linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
     plugins: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    /// The engine's WebAssembly stack limit (the largest of any stage).
+    wasm_stack: u64,
     _ticker: Ticker,
 }
 
@@ -212,11 +215,11 @@ impl Runtime {
     pub fn new(settings: &EngineSettings) -> anyhow::Result<Self> {
         let engine = engine::build(settings).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut reader_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut reader_linker).map_err(|e| anyhow::anyhow!("{e}"))?;
+        blocking::add_to_linker(&mut reader_linker).map_err(|e| anyhow::anyhow!("{e}"))?;
         ReaderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut reader_linker, |s| s)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut transform_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut transform_linker).map_err(|e| anyhow::anyhow!("{e}"))?;
+        blocking::add_to_linker(&mut transform_linker).map_err(|e| anyhow::anyhow!("{e}"))?;
         TransformPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut transform_linker, |s| s)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let ticker = Ticker::start(&engine);
@@ -226,6 +229,7 @@ impl Runtime {
             transform_linker,
             cache_dir: cache::default_dir(),
             plugins: Mutex::new(HashMap::new()),
+            wasm_stack: settings.max_stack,
             _ticker: ticker,
         })
     }
@@ -271,13 +275,14 @@ impl Runtime {
         });
         let load_time = started.elapsed();
         let stage = describe_stage();
-        let info = match &pre {
-            Pre::Reader(p) => instantiate_reader(&self.engine, p, &stage).and_then(|mut i| i.describe()),
-            Pre::Transform(p) => {
-                instantiate_transform(&self.engine, p, &stage).and_then(|mut i| i.describe())
+        let info =
+            match &pre {
+                Pre::Reader(p) => instantiate_reader(&self.engine, p, &stage, self.wasm_stack)
+                    .and_then(|mut i| i.describe()),
+                Pre::Transform(p) => instantiate_transform(&self.engine, p, &stage, self.wasm_stack)
+                    .and_then(|mut i| i.describe()),
             }
-        }
-        .map_err(|e| format!("`{reference}`: describe failed: {e}"))?;
+            .map_err(|e| format!("`{reference}`: describe failed: {e}"))?;
         let description = Description::from_wit(info, wit_package);
         Ok(LoadedPlugin { reference, description, pre, load_time, from_cache, size: bytes.len() })
     }
@@ -285,7 +290,7 @@ impl Runtime {
     /// A fresh reader instance for `stage`.
     pub fn reader(&self, plugin: &LoadedPlugin, stage: &StageCommon) -> Result<ReaderInstance, CallError> {
         match &plugin.pre {
-            Pre::Reader(p) => instantiate_reader(&self.engine, p, stage),
+            Pre::Reader(p) => instantiate_reader(&self.engine, p, stage, self.wasm_stack),
             Pre::Transform(_) => {
                 Err(CallError::Trap(format!("`{}` is a transform, not a reader", plugin.reference)))
             }
@@ -299,7 +304,7 @@ impl Runtime {
         stage: &StageCommon,
     ) -> Result<TransformInstance, CallError> {
         match &plugin.pre {
-            Pre::Transform(p) => instantiate_transform(&self.engine, p, stage),
+            Pre::Transform(p) => instantiate_transform(&self.engine, p, stage, self.wasm_stack),
             Pre::Reader(_) => {
                 Err(CallError::Trap(format!("`{}` is a reader, not a transform", plugin.reference)))
             }
@@ -328,11 +333,11 @@ fn instantiate_reader(
     engine: &wasmtime::Engine,
     pre: &ReaderPluginPre<HostState>,
     stage: &StageCommon,
+    wasm_stack: u64,
 ) -> Result<ReaderInstance, CallError> {
     let mut store = new_store(engine, stage);
-    store.set_epoch_deadline(1_000);
-    let bindings =
-        pre.instantiate(&mut store).map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
+    store.data_mut().wasm_stack = wasm_stack;
+    let bindings = timed_instantiation(&mut store, |store| pre.instantiate(store))?;
     Ok(Instance { store, bindings, poisoned: false })
 }
 
@@ -340,10 +345,28 @@ fn instantiate_transform(
     engine: &wasmtime::Engine,
     pre: &TransformPluginPre<HostState>,
     stage: &StageCommon,
+    wasm_stack: u64,
 ) -> Result<TransformInstance, CallError> {
     let mut store = new_store(engine, stage);
-    store.set_epoch_deadline(1_000);
-    let bindings =
-        pre.instantiate(&mut store).map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
+    store.data_mut().wasm_stack = wasm_stack;
+    let bindings = timed_instantiation(&mut store, |store| pre.instantiate(store))?;
     Ok(Instance { store, bindings, poisoned: false })
+}
+
+/// Instantiates within the stage's time limit (a component's start
+/// functions run here), with the same trap reasons as any call.
+fn timed_instantiation<B>(
+    store: &mut wasmtime::Store<HostState>,
+    f: impl FnOnce(&mut wasmtime::Store<HostState>) -> wasmtime::Result<B>,
+) -> Result<B, CallError> {
+    let remaining = store.data().clock.remaining();
+    store.set_epoch_deadline((remaining.as_nanos() / instance::TICK.as_nanos()).max(1) as u64);
+    store.data_mut().clock.enter();
+    let result = f(store);
+    store.data_mut().clock.exit();
+    let bindings = result.map_err(|e| {
+        CallError::Trap(format!("instantiation failed: {}", instance::describe_trap(&e, store.data())))
+    })?;
+    store.data_mut().clock.reset();
+    Ok(bindings)
 }

@@ -48,6 +48,12 @@ pub struct Reject {
 pub const MAX_REJECTS_KEPT: usize = 100;
 /// Log lines kept per call before the rest are counted and dropped.
 pub const MAX_LOG_LINES: usize = 200;
+/// Log lines an instance may write in a burst...
+pub const LOG_BURST: f64 = 200.0;
+/// ...and per second after that, across calls.
+pub const LOG_RATE: f64 = 20.0;
+/// Bytes of stdout and of stderr kept per call; the rest is counted.
+pub const OUTPUT_CAP: usize = 64 << 10;
 /// Longest log line kept, in bytes.
 pub const MAX_LOG_LINE: usize = 2000;
 
@@ -110,6 +116,37 @@ impl PluginClock {
     }
 }
 
+/// A token bucket for log lines: [`LOG_BURST`] at once, [`LOG_RATE`] per
+/// second sustained, so a plugin logging in a loop costs the run's log a few
+/// lines a second however many splits it reads.
+#[derive(Debug, Clone)]
+pub struct LogBudget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Default for LogBudget {
+    fn default() -> Self {
+        LogBudget { tokens: LOG_BURST, at: Instant::now() }
+    }
+}
+
+impl LogBudget {
+    /// Takes one line's worth, if there is one.
+    pub fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * LOG_RATE;
+        self.tokens = (self.tokens + refill).min(LOG_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Enforces the memory limit and remembers why it stopped the plugin.
 pub struct Limiter {
     pub memory: u64,
@@ -154,13 +191,17 @@ pub struct HostState {
     pub call: CallContext,
     pub stdout: CapturedOutput,
     pub stderr: CapturedOutput,
+    pub log_budget: LogBudget,
+    /// The WebAssembly stack limit in force: the engine's, which is the
+    /// largest `stack` of any stage (wasmtime sets it per engine).
+    pub wasm_stack: u64,
 }
 
 impl HostState {
     /// A sandbox for one plugin instance of `stage`, with its grants.
     pub fn new(stage: &str, limits: &Limits, grants: &Grants) -> Self {
-        let stdout = CapturedOutput::new(64 << 10);
-        let stderr = CapturedOutput::new(64 << 10);
+        let stdout = CapturedOutput::new(OUTPUT_CAP);
+        let stderr = CapturedOutput::new(OUTPUT_CAP);
         let mut b = WasiCtxBuilder::new();
         b.stdout(stdout.clone()).stderr(stderr.clone());
         for var in &grants.env {
@@ -192,11 +233,24 @@ impl HostState {
             call: CallContext::default(),
             stdout,
             stderr,
+            log_budget: LogBudget::default(),
+            wasm_stack: limits.stack,
         }
     }
 
     pub fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// The view of the store that the time-bounded WASI functions use
+    /// ([`super::blocking`]).
+    pub fn bounded_io(&mut self) -> super::blocking::BoundedIo<'_> {
+        super::blocking::BoundedIo {
+            remaining: self.clock.remaining(),
+            limit: self.clock.limit,
+            table: &mut self.table,
+            failure: &mut self.call.failure,
+        }
     }
 
     /// Writes a plugin log line, rate-limited per call.
@@ -213,7 +267,7 @@ impl HostState {
         if level == tracing::Level::ERROR {
             self.call.last_error = Some(text.clone());
         }
-        if self.call.log_lines >= MAX_LOG_LINES {
+        if self.call.log_lines >= MAX_LOG_LINES || !self.log_budget.take() {
             self.call.logs_dropped += 1;
             return;
         }
@@ -265,8 +319,9 @@ impl HostState {
         self.drain_output();
         if self.call.logs_dropped > 0 {
             let n = self.call.logs_dropped;
-            self.call.log_lines = 0;
-            self.log_line(tracing::Level::WARN, &format!("{n} more log lines dropped (rate limit)"));
+            let split = self.call.split.as_deref().unwrap_or("-");
+            let stage = &*self.stage;
+            tracing::warn!(target: "plugin", stage, split, "{n} more log lines dropped (rate limit)");
         }
         std::mem::take(&mut self.call)
     }
@@ -312,6 +367,58 @@ mod tests {
         c.reset();
         assert_eq!(c.used(), Duration::ZERO);
         assert_eq!(c.exceeded_message(), "time limit 1 s exceeded");
+    }
+
+    #[test]
+    fn log_budget_allows_a_burst_then_a_rate() {
+        let mut b = LogBudget::default();
+        let burst = (0..1000).filter(|_| b.take()).count();
+        assert_eq!(burst, LOG_BURST as usize);
+        std::thread::sleep(Duration::from_millis(200));
+        let refilled = (0..1000).filter(|_| b.take()).count();
+        assert!((3..=20).contains(&refilled), "{refilled}");
+    }
+
+    #[test]
+    fn logging_is_capped_per_call_and_counted() {
+        let mut s = HostState::new("source", &Limits::default(), &Grants::default());
+        s.begin(Some("a".into()), None);
+        for i in 0..500 {
+            s.log_line(tracing::Level::INFO, &format!("line {i}"));
+        }
+        s.log_line(tracing::Level::ERROR, &"x".repeat(10_000));
+        assert_eq!(s.call.log_lines, MAX_LOG_LINES);
+        assert_eq!(s.call.logs_dropped, 301);
+        // The last error is kept even when the line itself is dropped, cut
+        // to the longest line.
+        assert_eq!(s.call.last_error.as_ref().unwrap().len(), MAX_LOG_LINE + "…".len());
+        // The budget is the instance's: the next call starts with it spent.
+        s.end();
+        s.begin(Some("b".into()), None);
+        for _ in 0..10 {
+            s.log_line(tracing::Level::INFO, "after");
+        }
+        assert!(s.call.logs_dropped >= 5, "{}", s.call.logs_dropped);
+    }
+
+    #[test]
+    fn the_resource_table_is_capped() {
+        let engine = wasmtime::Engine::default();
+        let stage = crate::config::StageCommon {
+            id: "source".into(),
+            plugin: crate::config::PluginRef::Named("x".into()),
+            plugin_at: None,
+            options: "{}".into(),
+            options_at: None,
+            limits: Limits::default(),
+            grants: Grants::default(),
+        };
+        let mut store = super::super::instance::new_store(&engine, &stage);
+        let table = store.data_mut().table();
+        for _ in 0..super::super::instance::MAX_RESOURCES {
+            table.push(0u8).unwrap();
+        }
+        assert!(table.push(0u8).is_err());
     }
 
     #[test]
