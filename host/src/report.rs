@@ -364,9 +364,10 @@ impl RunReport {
         let secs = self.elapsed_seconds.max(1e-9);
         let _ = writeln!(
             s,
-            "{}: {} in {:.2} s with {} worker{}",
+            "{}: {}{} in {:.2} s with {} worker{}",
             self.name,
             self.status,
+            if self.resumed { " (resumed)" } else { "" },
             self.elapsed_seconds,
             self.workers,
             if self.workers == 1 { "" } else { "s" }
@@ -380,6 +381,9 @@ impl RunReport {
         );
         if self.splits_skipped > 0 {
             splits.push_str(&format!(", {} not run", group(self.splits_skipped)));
+        }
+        if self.splits_already_committed > 0 {
+            splits.push_str(&format!(", {} already committed", group(self.splits_already_committed)));
         }
         if !self.retried.is_empty() {
             splits.push_str(&format!(" ({} after retries)", group(self.retried.len() as u64)));
