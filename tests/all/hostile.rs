@@ -470,3 +470,22 @@ fn nested_plugin_stacks_cannot_overflow_a_worker_thread() {
     assert!(seen.contains("reader overflow"), "{fine:?}");
     assert!(seen.contains("transform overflow") || seen.contains("transform refused"), "{fine:?}");
 }
+
+#[test]
+fn a_stack_limit_larger_than_a_default_thread_is_honoured() {
+    // 4 MiB of WebAssembly stack is more than a default worker thread has
+    // (2 MiB): the workers get enough for it and the transform still runs.
+    // With that much native stack the plugin's own 1 MiB shadow stack (in
+    // its linear memory) runs out first, some 3 MiB down the native stack.
+    let (a, rows) = good("a", 3);
+    let case = case_with(&[(&a.0, a.1), ("recurse", "recurse\n".into())]);
+    let limits = format!("{LIMITS}\nstack = \"4 MiB\"");
+    case.write("pipeline.toml", pipeline(&limits, "max_failed_splits = \"50%\"", ""));
+    let (run, report) = case.run_pipeline("pipeline.toml", &[]);
+    run.expect_code(0);
+    assert_eq!(
+        failures(&report)["data/recurse.txt"].0,
+        "trap: out of bounds memory access at hostile_reader::recurse"
+    );
+    assert_eq!(output_rows(&read_parquet(&case.path("out/rows.parquet"))), rows);
+}

@@ -265,12 +265,14 @@ pub fn execute(
         let final_thread = has_final.then(|| {
             std::thread::Builder::new()
                 .name("final".into())
+                .stack_size(ctx_ref.runtime.thread_stack_size())
                 .spawn_scoped(scope, move || final_stage::run(ctx_ref, frx))
                 .expect("spawn the final stage")
         });
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)
             .thread_name(|i| format!("worker-{i}"))
+            .stack_size(ctx_ref.runtime.thread_stack_size())
             .build()
             .expect("build the worker pool");
         let slots: Vec<Mutex<Worker>> = (0..workers).map(|_| Mutex::new(Worker::default())).collect();

@@ -287,6 +287,14 @@ impl Runtime {
         Ok(LoadedPlugin { reference, description, pre, load_time, from_cache, size: bytes.len() })
     }
 
+    /// Native stack for a thread that calls plugins: a reader's WebAssembly
+    /// stack, a transform's nested inside its `emit`, the host's frames
+    /// around and between them. A call without that much room left is
+    /// refused with a precise reason instead of overflowing the thread.
+    pub fn thread_stack_size(&self) -> usize {
+        2 * (self.wasm_stack as usize + instance::HOST_STACK_MARGIN) + (1 << 20)
+    }
+
     /// A fresh reader instance for `stage`.
     pub fn reader(&self, plugin: &LoadedPlugin, stage: &StageCommon) -> Result<ReaderInstance, CallError> {
         match &plugin.pre {
