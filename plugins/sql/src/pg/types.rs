@@ -205,9 +205,15 @@ pub fn decode(decode: &Decode, v: &[u8], builder: &mut ColumnBuilder) -> Result<
 }
 
 /// Binary `numeric` to an integer scaled by `10^scale`. The value's digits
-/// are base-10000 groups; group `i` is worth `10000^(weight - i)`.
+/// are base-10000 groups; group `i` is worth `10^e_i` once scaled, with
+/// `e_i = 4·(weight − i) + scale`. Groups with `e_i ≥ 0` are folded with
+/// Horner's rule, the group straddling the decimal point (`−4 < e_i < 0`)
+/// is truncated, and groups below it contribute nothing (the server sends
+/// the column's scale, so there are none). Values of up to 16 digits (most
+/// `numeric(p ≤ 18, s)` columns) stay in native 64-bit arithmetic; `i128`
+/// (a library call per operation in WebAssembly) is used only past that.
 pub fn numeric_to_i128(v: &[u8], scale: i8) -> Result<i128> {
-    let ndigits = be_i16(v, 0)? as usize;
+    let ndigits = be_i16(v, 0)?.max(0) as usize;
     let weight = be_i16(v, 2)? as i32;
     let sign = be_i16(v, 4)? as u16;
     let negative = match sign {
@@ -224,21 +230,47 @@ pub fn numeric_to_i128(v: &[u8], scale: i8) -> Result<i128> {
             ));
         }
     };
-    let overflow = || Error::invalid_input("a numeric value does not fit decimal128");
-    let mut acc: i128 = 0;
-    for i in 0..ndigits {
-        let digit = be_i16(v, 8 + 2 * i)? as i128;
-        let exp = 4 * (weight - i as i32) + scale as i32;
-        let term = if exp >= 0 {
-            10i128.checked_pow(exp as u32).and_then(|p| p.checked_mul(digit)).ok_or_else(overflow)?
-        } else if exp > -4 {
-            digit / 10i128.pow((-exp) as u32)
-        } else {
-            0
-        };
-        acc = acc.checked_add(term).ok_or_else(overflow)?;
-    }
-    Ok(if negative { -acc } else { acc })
+    let groups = v.get(8..8 + 2 * ndigits).ok_or_else(truncated)?;
+    let digit = |i: usize| -> Result<u64> {
+        match u16::from_be_bytes([groups[2 * i], groups[2 * i + 1]]) {
+            d @ 0..=9999 => Ok(d as u64),
+            _ => Err(Error::invalid_input("malformed numeric: a base-10000 digit above 9999")),
+        }
+    };
+    let exponent = |i: usize| 4 * (weight - i as i32) + scale as i32;
+    // Groups 0..whole have e_i >= 0; group `whole` may straddle the point.
+    let whole = (0..ndigits).take_while(|&i| exponent(i) >= 0).count();
+    let tail = match whole < ndigits && exponent(whole) > -4 {
+        true => digit(whole)? / 10u64.pow((-exponent(whole)) as u32),
+        false => 0,
+    };
+    let shift = if whole > 0 { exponent(whole - 1) } else { 0 };
+    let fast = if whole <= 4 && shift <= 19 {
+        let mut acc = 0u64;
+        for i in 0..whole {
+            acc = acc * 10000 + digit(i)?;
+        }
+        acc.checked_mul(10u64.pow(shift as u32)).and_then(|a| a.checked_add(tail))
+    } else {
+        None
+    };
+    let magnitude = match fast {
+        Some(m) => m as i128,
+        None => {
+            let overflow = || Error::invalid_input("a numeric value does not fit decimal128");
+            let mut acc: i128 = 0;
+            for i in 0..whole {
+                let d = digit(i)? as i128;
+                acc = acc.checked_mul(10000).and_then(|a| a.checked_add(d)).ok_or_else(overflow)?;
+            }
+            10i128
+                .checked_pow(shift as u32)
+                .and_then(|p| acc.checked_mul(p))
+                .and_then(|a| a.checked_add(tail as i128))
+                .ok_or_else(overflow)?
+        }
+    };
+    Ok(if negative { -magnitude } else { magnitude })
 }
 
 fn format_uuid(b: &[u8; 16], out: &mut [u8; 36]) {
@@ -309,6 +341,27 @@ mod tests {
         assert_eq!(numeric_to_i128(&numeric(0, 0, 0, &[]), 3).unwrap(), 0);
         assert!(numeric_to_i128(&numeric(0, 0xC000, 0, &[]), 2).unwrap_err().message.contains("NaN"));
         assert!(numeric_to_i128(&numeric(20, 0, 0, &[1]), 2).is_err());
+        // The fast (u64) path and the i128 path agree around their border.
+        assert_eq!(
+            numeric_to_i128(&numeric(3, 0, 2, &[9999, 9999, 9999, 9999]), 2).unwrap(),
+            10i128.pow(18) - 100
+        );
+        assert_eq!(numeric_to_i128(&numeric(4, 0, 0, &[1, 0, 0, 0, 7]), 0).unwrap(), 10i128.pow(16) + 7);
+        // u64 overflows in the fast path: falls back to i128.
+        assert_eq!(
+            numeric_to_i128(&numeric(3, 0, 4, &[9999, 9999, 9999, 9999]), 4).unwrap(),
+            10i128.pow(20) - 10000
+        );
+        // -9223372.036854 = [922, 3372, 368, 5400], weight 1
+        assert_eq!(
+            numeric_to_i128(&numeric(1, 0x4000, 6, &[922, 3372, 368, 5400]), 6).unwrap(),
+            -9223372036854
+        );
+        // A straddling group is truncated to the scale: 1.23456 at scale 3.
+        assert_eq!(numeric_to_i128(&numeric(0, 0, 5, &[1, 2345, 6000]), 3).unwrap(), 1234);
+        // Negative scale: 123400 at scale -2 is 1234.
+        assert_eq!(numeric_to_i128(&numeric(1, 0, 0, &[12, 3400]), -2).unwrap(), 1234);
+        assert!(numeric_to_i128(&numeric(0, 0, 0, &[10000]), 0).unwrap_err().message.contains("malformed"));
     }
 
     #[test]
