@@ -411,8 +411,15 @@ impl RunReport {
         let written: u64 = self.outputs.iter().filter(|o| o.committed).map(|o| o.bytes).sum();
         for (i, o) in self.outputs.iter().enumerate() {
             let label = if i == 0 { "out" } else { "" };
+            let versions = match o.versions.as_slice() {
+                [] => String::new(),
+                [v] => format!(", {} version {v}", o.format),
+                [first, .., last] => format!(", {} versions {first}..{last}", o.format),
+            };
             let state = if o.committed {
-                format!("{} rows, {}", group(o.rows), ByteSize(o.bytes))
+                format!("{} rows, {}{versions}", group(o.rows), ByteSize(o.bytes))
+            } else if !o.versions.is_empty() {
+                format!("{} rows committed{versions}; the rest not written (resume with --resume)", group(o.rows))
             } else {
                 "not written".into()
             };
