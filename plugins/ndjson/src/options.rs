@@ -59,7 +59,7 @@ pub enum FieldType {
 }
 
 fn default_batch_rows() -> usize {
-    65_536
+    16_384
 }
 
 fn default_max_line_bytes() -> usize {
@@ -142,7 +142,7 @@ impl Options {
                  `nullable = false` rejects lines where the value is null or missing.",
             )
             .required(),
-            OptionSpec::new("batch_rows", "integer", "Rows per emitted batch.").default_value("65536"),
+            OptionSpec::new("batch_rows", "integer", "Rows per emitted batch.").default_value("16384"),
             OptionSpec::new("max_line_bytes", "integer", "Longest accepted line; longer lines are rejected.")
                 .default_value("67108864"),
         ]
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn defaults() {
         let o = parse(r#"{"fields":[{"name":"a","type":"string"}]}"#).unwrap();
-        assert_eq!(o.batch_rows, 65_536);
+        assert_eq!(o.batch_rows, 16_384);
         assert!(o.fields[0].nullable);
         assert_eq!(o.fields[0].key(), "a");
     }
