@@ -178,7 +178,7 @@ fn start(case: &Case, extra: &[&str]) -> std::process::Child {
 }
 
 /// Waits until `count()` reaches `n` (or the child exits), then kills -9.
-fn kill_when(child: &mut std::process::Child, n: usize, count: impl Fn() -> usize) {
+fn kill_when(child: &mut std::process::Child, n: usize, count: &impl Fn() -> usize) {
     let t = Instant::now();
     while count() < n && t.elapsed() < Duration::from_secs(120) {
         if child.try_wait().unwrap().is_some() {
@@ -236,25 +236,28 @@ fn folder_commits(dir: &Path) -> usize {
         .map_or(0, |m| m["commits"].as_array().map_or(0, |c| c.len()))
 }
 
-#[test]
-fn delta_survives_kill_9_and_resume_writes_each_row_once() {
-    let case = crash_case("delta", "out/table");
-    let table = case.path("out/table");
-    // Kill before the first data commit, then after 2 and 4 more commits;
-    // each time the table holds only whole commits.
+/// Kills runs with `kill -9` once the table has `targets[i]` commits,
+/// resuming each time; after every kill a reader sees only whole commits
+/// (`rows()` reads the table as a reader would). A last `--resume` finishes:
+/// every row exactly once.
+fn crash_and_resume(
+    case: &Case,
+    targets: [usize; 3],
+    commits: impl Fn() -> usize,
+    rows: impl Fn() -> Option<Vec<RecordBatch>>,
+) {
     let mut seen = Vec::new();
-    for target in [1, 3, 5] {
-        let mut child = start(&case, &["--resume"]);
-        kill_when(&mut child, target, || delta_commits(&table));
-        if table.join("_delta_log").is_dir() {
-            let (_, batches) = read_delta(&table);
+    for target in targets {
+        let mut child = start(case, &["--resume"]);
+        kill_when(&mut child, target, &commits);
+        if let Some(batches) = rows() {
             let files = whole_files(&batches);
             assert!(files < FILES, "the run finished before it was killed");
             seen.push(files);
         }
     }
-    // The kills landed between commits with some files committed, and each
-    // resumed run made progress.
+    // The kills landed with some files committed, and each resumed run made
+    // progress.
     assert!(
         seen.windows(2).all(|w| w[0] < w[1]) && seen.last() > Some(&0),
         "files after each kill: {seen:?}"
@@ -263,9 +266,23 @@ fn delta_survives_kill_9_and_resume_writes_each_row_once() {
     run.expect_code(0);
     assert_eq!(report["resumed"], true, "{report}");
     assert!(report["splits_already_committed"].as_u64().unwrap() > 0, "{report}");
-    let (_, batches) = read_delta(&table);
+    let batches = rows().expect("the table exists");
     assert_eq!(whole_files(&batches), FILES);
     assert_eq!(row_count(&batches), FILES * LINES);
+}
+
+#[test]
+fn delta_survives_kill_9_and_resume_writes_each_row_once() {
+    let case = crash_case("delta", "out/table");
+    let table = case.path("out/table");
+    // Kill once the table exists (version 0, no data), then after 2 and 4
+    // more commits.
+    crash_and_resume(
+        &case,
+        [1, 3, 5],
+        || delta_commits(&table),
+        || table.join("_delta_log").is_dir().then(|| read_delta(&table).1),
+    );
     assert_eq!(py_delta(&table, "v").0, (FILES * LINES) as u64);
 }
 
@@ -273,27 +290,7 @@ fn delta_survives_kill_9_and_resume_writes_each_row_once() {
 fn parquet_folder_survives_kill_9_and_resume_writes_each_row_once() {
     let case = crash_case("parquet", "out/rows");
     let dir = case.path("out/rows");
-    let mut seen = Vec::new();
-    for target in [1, 2, 4] {
-        let mut child = start(&case, &["--resume"]);
-        kill_when(&mut child, target, || folder_commits(&dir));
-        if dir.is_dir() {
-            // What a reader of the folder sees right after the crash.
-            let files = whole_files(&folder_rows(&dir));
-            assert!(files < FILES, "the run finished before it was killed");
-            seen.push(files);
-        }
-    }
-    assert!(
-        seen.windows(2).all(|w| w[0] < w[1]) && seen.last() > Some(&0),
-        "files after each kill: {seen:?}"
-    );
-    let (run, report) = case.run_pipeline("pipeline.toml", &["--resume"]);
-    run.expect_code(0);
-    assert_eq!(report["resumed"], true, "{report}");
-    let batches = folder_rows(&dir);
-    assert_eq!(whole_files(&batches), FILES);
-    assert_eq!(row_count(&batches), FILES * LINES);
+    crash_and_resume(&case, [1, 2, 4], || folder_commits(&dir), || dir.is_dir().then(|| folder_rows(&dir)));
     // pyarrow reads the folder as one table with the same rows.
     let script =
         format!("import pyarrow.dataset as ds\nprint(ds.dataset({:?}).count_rows())", dir.to_str().unwrap());
