@@ -432,3 +432,26 @@ fn incompatible_schema_fails_before_writing_and_new_columns_need_opting_in() {
     let (rows, _) = py_delta(&case.path("out/t"), "id");
     assert_eq!(rows, 4);
 }
+
+#[test]
+fn partitioned_delta_table_reads_back_by_partition() {
+    let case = crash_case("delta", "out/table");
+    let text = std::fs::read_to_string(case.path("pipeline.toml"))
+        .unwrap()
+        .replace("commit_every_splits = 3", "partition_by = [\"file\"]");
+    case.write("pipeline.toml", text);
+    case.run_pipeline("pipeline.toml", &[]).0.expect_code(0);
+    // One folder per partition value, as Delta lays them out.
+    assert!(case.path("out/table/file=0").is_dir());
+    assert!(case.path(&format!("out/table/file={}", FILES - 1)).is_dir());
+    let script = format!(
+        "import deltalake\n\
+         t = deltalake.DeltaTable({:?})\n\
+         print(t.metadata().partition_columns, t.to_pyarrow_table().num_rows,\n\
+               t.to_pyarrow_table(filters=[('file', '=', 3)]).num_rows)",
+        case.path("out/table").to_str().unwrap()
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("['file'] {} {LINES}", FILES * LINES));
+}
