@@ -20,7 +20,7 @@ row_group_bytes = "4 MiB"
 [run]
 workers = 2
 channel_batches = 4
-max_staged_bytes = "8 MiB"
+max_staged_bytes = "2 MiB"
 "#;
 
 fn write_input(case: &Case, mib: usize) {

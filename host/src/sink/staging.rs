@@ -56,7 +56,7 @@ impl Staging {
 
     /// Holds a batch of `unit` for `sink`.
     pub fn add(&mut self, unit: Unit, sink: usize, batch: RecordBatch) -> Result<(), String> {
-        let size = batch.get_array_memory_size() as u64;
+        let size = batch_bytes(&batch);
         let staged = self.units.entry(unit).or_default();
         if let Some(spill) = &mut staged.spill {
             self.spilled_bytes += write_frame(&mut spill.file, sink, &batch)?;
@@ -136,6 +136,20 @@ impl Staging {
     }
 }
 
+/// Memory a batch holds. Arrays decoded from one IPC message share that
+/// message's buffer, and `get_array_memory_size` would charge the whole
+/// buffer to every array; count each array's own slice instead.
+pub fn batch_bytes(batch: &RecordBatch) -> u64 {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            let data = c.to_data();
+            data.get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size()) as u64
+        })
+        .sum()
+}
+
 fn write_frame(w: &mut impl Write, sink: usize, batch: &RecordBatch) -> Result<u64, String> {
     let bytes = ipc::encode_batch(batch).map_err(|e| format!("spilling: {e}"))?;
     let io = |e: std::io::Error| format!("writing a spill file: {e}");
@@ -195,6 +209,19 @@ mod tests {
         assert_eq!(commit(&mut s, a), vec![(0, 1, 1000), (0, 3, 1000), (1, 4, 5)]);
         assert_eq!(commit(&mut s, b), vec![(1, 2, 10)]);
         assert_eq!(s.in_memory(), 0);
+    }
+
+    #[test]
+    fn shared_buffers_are_counted_once() {
+        // Two columns decoded from one IPC message share its buffer.
+        let b = RecordBatch::try_from_iter([
+            ("a", Arc::new(Int64Array::from(vec![1i64; 10_000])) as ArrayRef),
+            ("b", Arc::new(Int64Array::from(vec![2i64; 10_000])) as ArrayRef),
+        ])
+        .unwrap();
+        let decoded = crate::ipc::decode_batch(crate::ipc::encode_batch(&b).unwrap()).unwrap();
+        assert!(decoded.get_array_memory_size() > 150_000, "each array is charged the whole message");
+        assert_eq!(batch_bytes(&decoded), 160_000);
     }
 
     #[test]
