@@ -30,7 +30,6 @@ Usage: bench/pst/bench.py [--copies 200] [--workers 2] [--runs 1] [--no-build]
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -219,14 +218,17 @@ def main():
     warm_plugin_cache(args.workers)
 
     results = {}
+    load_before = os.getloadavg()
     for _ in range(args.runs):
         for name, run in (("runtime", bench_runtime), ("readpst", bench_readpst), ("libpff", bench_libpff)):
             r = run(files, args.workers)
             if name not in results or r["seconds"] < results[name]["seconds"]:
                 results[name] = r
 
+    load = os.getloadavg()
     print(f"{len(files)} files ({sum(f.stat().st_size for f in files) / 2**20:.0f} MiB), "
-          f"{args.workers} workers, {os.cpu_count()} CPUs, best of {args.runs}")
+          f"{args.workers} workers, {os.cpu_count()} CPUs, best of {args.runs}; "
+          f"load average before {load_before[0]:.2f}, after {load[0]:.2f}")
     print(f"{'tool':<8} {'seconds':>8} {'files/s':>8} {'messages':>9} {'msgs/s':>8} {'peak MiB':>9}")
     for r in results.values():
         r["files_per_second"] = r["files"] / r["seconds"]
@@ -240,7 +242,7 @@ def main():
         print(f"runtime vs {other}: {ratio:.2f}x files/s, "
               f"{rt['messages_per_second'] / o['messages_per_second']:.2f}x messages/s, "
               f"{rt['peak_bytes'] / o['peak_bytes']:.2f}x peak memory")
-    results["children_max_rss_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    results["load_average"] = {"before": load_before[0], "after": load[0]}
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"results: {os.path.relpath(OUT / 'results.json')}")
 
