@@ -1,12 +1,20 @@
 //! The wasmtime engine of a run: configuration (pooling allocator with
-//! copy-on-write memory images, epoch interruption, optional fuel) and the
-//! epoch ticker thread that makes wall-time limits work.
+//! copy-on-write memory images and warm slots, epoch interruption, optional
+//! fuel) and the epoch ticker thread that makes wall-time limits work.
+//!
+//! Instantiation is the cost of a fresh instance (every worker's first
+//! split, and every split after a trap): with the pooling allocator, memory
+//! images and slots kept warm it is about 25 µs for the bundled `ndjson`
+//! reader (`cargo bench -p runtime --bench sandbox`, bench/sandbox/README.md).
 
 use super::instance::TICK;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+/// Bytes of each pooled linear memory kept resident between instances.
+pub const KEEP_RESIDENT: usize = 2 << 20;
 
 /// Engine-wide settings derived from the pipeline's stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +59,17 @@ fn config(s: &EngineSettings, pooling: bool) -> Config {
             .max_tables_per_component(16)
             .max_memory_size(s.max_memory.next_multiple_of(1 << 16) as usize)
             .max_component_instance_size(1 << 20)
-            .table_elements(100_000);
+            .table_elements(100_000)
+            // A reused slot is reset with memset (to the memory image, or to
+            // zero past it) instead of being handed back to the kernel, so a
+            // fresh instance does not page-fault its way through the stack
+            // and heap its first call touches.
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(64 << 10)
+            .pagemap_scan(wasmtime::Enabled::Auto)
+            // At most this many idle slots keep their pages: a bound on
+            // the memory held for instances that may come back.
+            .max_unused_warm_slots(32);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
     }
     c

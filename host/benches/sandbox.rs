@@ -1,0 +1,274 @@
+//! What the sandbox costs: instantiating a plugin and calling it for an
+//! empty split, and moving a 64k-row batch across the WebAssembly boundary
+//! (Arrow IPC into the guest, through a trivial transform, back out and
+//! validated by the host) compared with native transforms of that batch.
+//!
+//! Run with `cargo bench -p runtime --bench sandbox`; the numbers and what
+//! they mean are in `bench/sandbox/README.md`. The trivial transform
+//! (`tests/fixtures/plugins/identity`) and the `upper` example plugin are
+//! built here with cargo, like the integration tests build their fixtures.
+
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use runtime_host::config::{Grants, Limits, PluginRef, StageCommon};
+use runtime_host::ipc;
+use runtime_host::plugin::engine::EngineSettings;
+use runtime_host::plugin::io::InputHandle;
+use runtime_host::plugin::reader::{InputFile, Split};
+use runtime_host::plugin::state::{Emit, EmitError};
+use runtime_host::plugin::transform::TransformMode;
+use runtime_host::plugin::{LoadedPlugin, Runtime, TransformInstance};
+use std::any::Any;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const ROWS: usize = 64 * 1024;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Builds a fixture plugin crate for wasm32-wasip2; returns its component.
+fn build_fixture(name: &str) -> Vec<u8> {
+    let target = repo().join("target").join("fixture-plugins");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(repo().join(format!("tests/fixtures/plugins/{name}/Cargo.toml")))
+        .arg("--target-dir")
+        .arg(&target)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("cargo");
+    assert!(status.success(), "building the {name} fixture failed");
+    std::fs::read(target.join(format!("wasm32-wasip2/release/{name}.wasm"))).unwrap()
+}
+
+fn stage(id: &str, options: &str) -> StageCommon {
+    StageCommon {
+        id: id.into(),
+        plugin: PluginRef::Named(id.into()),
+        plugin_at: None,
+        options: options.into(),
+        options_at: None,
+        limits: Limits::default(),
+        grants: Grants::default(),
+    }
+}
+
+/// Discards what a reader emits.
+struct Discard;
+
+impl Emit for Discard {
+    fn emit(&mut self, _output: &str, _ipc: Vec<u8>) -> Result<(), EmitError> {
+        Ok(())
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+fn runtime() -> Runtime {
+    // SAFETY (of the environment): set before any thread reads it.
+    unsafe { std::env::set_var("RUNTIME_CACHE_DIR", repo().join("target").join("bench-cache")) };
+    Runtime::new(&EngineSettings::default()).expect("engine")
+}
+
+fn instantiation(c: &mut Criterion) {
+    let runtime = runtime();
+    let ndjson = runtime.load(&PluginRef::Named("ndjson".into())).expect("the bundled ndjson reader");
+    let options = r#"{"fields":[{"name":"id","type":"int64"},{"name":"name","type":"string"}]}"#;
+    let st = stage("source", options);
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.ndjson");
+    std::fs::write(&empty, b"").unwrap();
+    let handle = InputHandle::open(&empty, "empty.ndjson", 0, None).unwrap();
+    let split = Split {
+        id: "empty.ndjson".into(),
+        input: Some(0),
+        offset: 0,
+        length: 0,
+        payload: String::new(),
+        size_hint: 0,
+    };
+    let file = InputFile { path: "empty.ndjson".into(), size: 0 };
+
+    let mut g = c.benchmark_group("instantiate");
+    g.measurement_time(Duration::from_secs(4));
+    g.bench_function("ndjson: instantiate", |b| {
+        b.iter(|| black_box(runtime.reader(&ndjson, &st).unwrap()));
+    });
+    g.bench_function("ndjson: instantiate + init + read empty split", |b| {
+        b.iter(|| {
+            let mut r = runtime.reader(&ndjson, &st).unwrap();
+            r.init(options).unwrap();
+            let out = r.read(&split, Some(&file), Some(handle.clone()), Box::new(Discard));
+            black_box(out.outcome.unwrap());
+        });
+    });
+    let mut warm = runtime.reader(&ndjson, &st).unwrap();
+    warm.init(options).unwrap();
+    g.bench_function("ndjson: read empty split (warm instance)", |b| {
+        b.iter(|| {
+            let out = warm.read(&split, Some(&file), Some(handle.clone()), Box::new(Discard));
+            black_box(out.outcome.unwrap());
+        });
+    });
+    let identity = load_fixture(&runtime, "identity");
+    let ts = stage("transforms.identity", "{}");
+    let schema_ipc = ipc::encode_schema(&batch().schema()).unwrap();
+    g.bench_function("identity: instantiate + init + open + finish", |b| {
+        b.iter(|| {
+            let mut t = runtime.transform(&identity, &ts).unwrap();
+            t.init("{}", &[]).unwrap();
+            let open = t.open("empty", &schema_ipc, TransformMode::Single).unwrap();
+            black_box(t.finish(open).unwrap());
+            t.close(open);
+        });
+    });
+    g.finish();
+}
+
+fn load_fixture(runtime: &Runtime, name: &str) -> LoadedPlugin {
+    let bytes = build_fixture(name);
+    runtime.load_bytes(PluginRef::File(PathBuf::from(format!("{name}.wasm"))), &bytes).unwrap()
+}
+
+/// 64k rows shaped like the pod-usage input: ids, a timestamp, names, a
+/// JSON labels object, a measurement.
+fn batch() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("node", DataType::Utf8, false),
+        Field::new("pod", DataType::Utf8, false),
+        Field::new("labels", DataType::Utf8, true),
+        Field::new("cpu", DataType::Float64, false),
+    ]));
+    let n = ROWS as i64;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(0..n)),
+        Arc::new(Int64Array::from_iter_values((0..n).map(|i| 1_700_000_000_000 + i * 1000))),
+        Arc::new(StringArray::from_iter_values((0..ROWS).map(|i| format!("node-{:03}", i % 200)))),
+        Arc::new(StringArray::from_iter_values((0..ROWS).map(|i| format!("pod-{i:06}-web-frontend")))),
+        Arc::new(StringArray::from_iter_values((0..ROWS).map(|i| {
+            format!(
+                r#"{{"team":"t{}","app":"web","tier":"frontend","zone":"eu-{}","version":"1.{}.0"}}"#,
+                i % 17,
+                i % 3,
+                i % 40
+            )
+        }))),
+        Arc::new(Float64Array::from_iter_values((0..ROWS).map(|i| (i % 1000) as f64 * 0.25))),
+    ];
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+/// One batch through a transform instance, then decoded and checked by the
+/// host as the router does with every transform output.
+fn through(
+    t: &mut TransformInstance,
+    open: runtime_host::plugin::transform::Transformer,
+    bytes: &Vec<u8>,
+    schema: &Schema,
+) -> usize {
+    let outs = t.process(open, bytes).unwrap();
+    let mut rows = 0;
+    for out in outs {
+        let b = ipc::decode_batch(out).unwrap();
+        ipc::check_schema(&b, schema).unwrap();
+        rows += b.num_rows();
+    }
+    rows
+}
+
+/// Native upper-casing of one string column, as the `upper` plugin does.
+fn native_upper(batch: &RecordBatch, index: usize) -> RecordBatch {
+    let upper: StringArray =
+        batch.column(index).as_string::<i32>().iter().map(|v| v.map(str::to_uppercase)).collect();
+    let mut columns = batch.columns().to_vec();
+    columns[index] = Arc::new(upper);
+    RecordBatch::try_new(batch.schema(), columns).unwrap()
+}
+
+/// Native canonicalisation of a JSON labels column (parse every object,
+/// write it back with sorted keys): the core of the `labels` transform.
+fn native_labels(batch: &RecordBatch, index: usize) -> RecordBatch {
+    let labels: StringArray = batch
+        .column(index)
+        .as_string::<i32>()
+        .iter()
+        .map(|v| {
+            v.map(|text| {
+                let map: std::collections::BTreeMap<String, serde_json::Value> =
+                    serde_json::from_str(text).unwrap();
+                serde_json::to_string(&map).unwrap()
+            })
+        })
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[index] = Arc::new(labels);
+    RecordBatch::try_new(batch.schema(), columns).unwrap()
+}
+
+fn ipc_round_trip(c: &mut Criterion) {
+    let runtime = runtime();
+    let batch = batch();
+    let schema = batch.schema();
+    let bytes = ipc::encode_batch(&batch).unwrap();
+    let shared = arrow_buffer::Buffer::from_vec(bytes.clone());
+    let schema_ipc = ipc::encode_schema(&schema).unwrap();
+
+    let identity = load_fixture(&runtime, "identity");
+    let mut id = runtime.transform(&identity, &stage("transforms.identity", "{}")).unwrap();
+    id.init("{}", &[]).unwrap();
+    let id_open = id.open("bench", &schema_ipc, TransformMode::Single).unwrap();
+
+    let mut drop = runtime.transform(&identity, &stage("transforms.drop", r#"{"echo":false}"#)).unwrap();
+    drop.init(r#"{"echo":false}"#, &[]).unwrap();
+    let drop_open = drop.open("bench", &schema_ipc, TransformMode::Single).unwrap();
+
+    let upper = load_fixture(&runtime, "upper");
+    let mut up = runtime.transform(&upper, &stage("transforms.upper", r#"{"column":"pod"}"#)).unwrap();
+    up.init(r#"{"column":"pod"}"#, &[]).unwrap();
+    let up_open = up.open("bench", &schema_ipc, TransformMode::Single).unwrap();
+
+    let mut g = c.benchmark_group("batch of 64k rows");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.measurement_time(Duration::from_secs(6));
+    g.sample_size(30);
+    g.bench_function("wasm identity: IPC in, SDK decode + encode, IPC out, host validation", |b| {
+        b.iter(|| black_box(through(&mut id, id_open, &bytes, &schema)));
+    });
+    g.bench_function("wasm identity, one way: IPC in, SDK decode, nothing out", |b| {
+        b.iter(|| black_box(through(&mut drop, drop_open, &bytes, &schema)));
+    });
+    g.bench_function("host only: decode + validate the batch", |b| {
+        b.iter(|| {
+            let d = ipc::decode_buffer(shared.clone()).unwrap();
+            ipc::check_schema(&d, &schema).unwrap();
+            black_box(d.num_rows())
+        });
+    });
+    g.bench_function("wasm upper: upper-case `pod` in the sandbox, round trip included", |b| {
+        b.iter(|| black_box(through(&mut up, up_open, &bytes, &schema)));
+    });
+    g.bench_function("native upper: upper-case `pod`", |b| {
+        b.iter(|| black_box(native_upper(&batch, 3).num_rows()));
+    });
+    g.bench_function("native labels: canonicalise the JSON `labels` column", |b| {
+        b.iter(|| black_box(native_labels(&batch, 4).num_rows()));
+    });
+    g.finish();
+    id.close(id_open);
+    drop.close(drop_open);
+    up.close(up_open);
+}
+
+criterion_group!(benches, instantiation, ipc_round_trip);
+criterion_main!(benches);
