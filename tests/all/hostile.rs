@@ -85,7 +85,7 @@ path = "out/rows.parquet"
 
 const LIMITS: &str = r#"memory = "64 MiB"
 time = "1 s"
-output_bytes = "16 MiB""#;
+output_bytes = "4 MiB""#;
 
 /// A `good` input of `n` data lines, and the rows it must produce.
 fn good(name: &str, n: usize) -> ((String, String), Vec<(String, i64, String)>) {
@@ -225,7 +225,7 @@ fn every_hostile_split_fails_with_its_reason_and_every_good_row_is_written() {
         // Frames in linear memory: the shadow stack runs off the bottom of
         // the plugin's memory.
         ("recurse-frames", "trap: out of bounds memory access at hostile_reader::recurse_frames".into(), "trap", 1),
-        ("flood", "output limit 16 MiB per split exceeded".into(), "trap", 1),
+        ("flood", "output limit 4 MiB per split exceeded".into(), "trap", 1),
         ("env", "sandbox held: no environment variables and no arguments".into(), "io", 1),
         (
             "spawn",
