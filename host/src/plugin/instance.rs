@@ -6,7 +6,12 @@
 //! instance is *poisoned* and its owner builds a fresh one. Trap reasons are
 //! precise: `memory limit 256 MiB exceeded`, `time limit 30 s exceeded`,
 //! `plugin panicked at src/lib.rs:12: index out of bounds`,
-//! `trap: unreachable at parse_header`.
+//! `trap: unreachable at parse_header`, `the plugin called exit (status 1)`.
+//!
+//! A call is refused when the thread has too little native stack left for
+//! the WebAssembly stack limit (a transform called from inside a reader's
+//! `emit` runs on the reader's thread, below the reader's frames): running
+//! out would abort the whole process, refusing fails one split.
 
 use super::bindings::types::{ErrorKind, PluginError};
 use super::state::HostState;

@@ -3,9 +3,11 @@
 //! progress (which split, where emitted batches go, what was rejected).
 //!
 //! Default deny: the WASI context has no preopened directories, no
-//! environment, no arguments and no network, unless the stage's `grants`
-//! say otherwise; stdout and stderr are captured, capped, and sent to the
-//! run's log.
+//! environment, no arguments, a closed stdin and no network (no TCP, UDP or
+//! DNS), unless the stage's `grants` say otherwise; WASI 0.2 has no way to
+//! start a process. stdout and stderr are captured, capped, and sent to the
+//! run's log with the plugin's log lines, which are cut, capped per call and
+//! rate-limited per instance ([`LogBudget`]). See SECURITY.md.
 
 use super::output::CapturedOutput;
 use crate::config::units::{ByteSize, Span};
