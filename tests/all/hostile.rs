@@ -249,7 +249,8 @@ fn every_hostile_split_fails_with_its_reason_and_every_good_row_is_written() {
             "net",
             format!(
                 "sandbox held: dns localhost: failed to lookup address information: Non-recoverable error; \
-                 tcp {addr}: Permission denied (os error 2); udp {addr}: Permission denied (os error 2)"
+                 tcp {addr}: Permission denied (os error 2); udp {addr}: Permission denied (os error 2); \
+                 listen: Permission denied (os error 2)"
             ),
             "io",
             1,
@@ -372,7 +373,8 @@ fn grants_open_exactly_what_they_name() {
         got["data/other.txt"].0,
         format!(
             "sandbox held: dns localhost: failed to lookup address information: Non-recoverable error; \
-             tcp {o}: Permission denied (os error 2); udp {o}: Permission denied (os error 2)"
+             tcp {o}: Permission denied (os error 2); udp {o}: Permission denied (os error 2); \
+             listen: Permission denied (os error 2)"
         )
     );
     assert_eq!(got.len(), 1);

@@ -220,6 +220,7 @@ impl HostState {
                     // Connecting binds an ephemeral local address first.
                     SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
                     SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                    // Listening, accepting and all of UDP stay denied.
                     _ => false,
                 };
                 Box::pin(async move { ok })
