@@ -378,3 +378,35 @@ fn timed_instantiation<B>(
     store.data_mut().clock.reset();
     Ok(bindings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_without_room_for_the_wasm_stack_is_refused() {
+        let mut runtime = Runtime::new(&EngineSettings::default()).unwrap();
+        runtime.cache_dir = None;
+        let ndjson = runtime.load(&PluginRef::Named("ndjson".into())).unwrap();
+        let stage = describe_stage();
+        let describe_on = |stack: usize| {
+            std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .stack_size(stack)
+                    .spawn_scoped(s, || runtime.reader(&ndjson, &stage).and_then(|mut r| r.describe()))
+                    .unwrap()
+                    .join()
+                    .unwrap()
+            })
+        };
+        // 1 MiB of WebAssembly stack and 256 KiB for the host do not fit in
+        // a 1 MiB thread: refused before entering the plugin.
+        match describe_on(1 << 20) {
+            Err(CallError::Trap(m)) => {
+                assert!(m.starts_with("not enough native stack to call the plugin: "), "{m}")
+            }
+            other => panic!("{:?}", other.map(|i| i.name)),
+        }
+        assert_eq!(describe_on(runtime.thread_stack_size()).unwrap().name, "ndjson");
+    }
+}
