@@ -322,7 +322,9 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
-        assert!(small < 256 << 10 && small > 128 << 10, "{small}");
+        // The C library may hand out a cached stack of up to four times the
+        // size asked for.
+        assert!(small < 1 << 20 && small > 128 << 10, "{small}");
     }
 
     #[test]

@@ -385,9 +385,20 @@ mod tests {
 
     #[test]
     fn a_call_without_room_for_the_wasm_stack_is_refused() {
-        let mut runtime = Runtime::new(&EngineSettings::default()).unwrap();
+        // 32 MiB of WebAssembly stack: more than any thread the C library
+        // may hand out (it reuses cached stacks larger than asked for).
+        let settings = EngineSettings { max_stack: 32 << 20, ..EngineSettings::default() };
+        let mut runtime = Runtime::new(&settings).unwrap();
         runtime.cache_dir = None;
-        let ndjson = runtime.load(&PluginRef::Named("ndjson".into())).unwrap();
+        let big = runtime.thread_stack_size();
+        let ndjson = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(big)
+                .spawn_scoped(s, || runtime.load(&PluginRef::Named("ndjson".into())).unwrap())
+                .unwrap()
+                .join()
+                .unwrap()
+        });
         let stage = describe_stage();
         let describe_on = |stack: usize| {
             std::thread::scope(|s| {
@@ -399,14 +410,14 @@ mod tests {
                     .unwrap()
             })
         };
-        // 1 MiB of WebAssembly stack and 256 KiB for the host do not fit in
-        // a 1 MiB thread: refused before entering the plugin.
-        match describe_on(1 << 20) {
+        // 32 MiB of WebAssembly stack and 256 KiB for the host do not fit
+        // in a 2 MiB thread: refused before entering the plugin.
+        match describe_on(2 << 20) {
             Err(CallError::Trap(m)) => {
                 assert!(m.starts_with("not enough native stack to call the plugin: "), "{m}")
             }
             other => panic!("{:?}", other.map(|i| i.name)),
         }
-        assert_eq!(describe_on(runtime.thread_stack_size()).unwrap().name, "ndjson");
+        assert_eq!(describe_on(big).unwrap().name, "ndjson");
     }
 }
