@@ -14,6 +14,11 @@ use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use std::sync::Arc;
 
+/// Most rows one batch may hold. A batch of a null-typed column costs a few
+/// bytes whatever its length; without a cap a plugin could hand the sinks
+/// billions of rows in one message.
+pub const MAX_BATCH_ROWS: usize = 1 << 24;
+
 /// Decodes a buffer holding exactly one batch (a schema-only stream decodes
 /// to an empty batch).
 pub fn decode_batch(bytes: Vec<u8>) -> Result<RecordBatch, String> {
@@ -39,6 +44,10 @@ pub fn decode_buffer(mut buf: arrow_buffer::Buffer) -> Result<RecordBatch, Strin
     }
     decoder.finish().map_err(|e| format!("malformed Arrow IPC: {e}"))?;
     match found {
+        Some(b) if b.num_rows() > MAX_BATCH_ROWS => Err(format!(
+            "a batch of {} rows is over the limit of {MAX_BATCH_ROWS} rows per batch",
+            b.num_rows()
+        )),
         Some(b) => Ok(b),
         None => decoder
             .schema()
@@ -181,6 +190,16 @@ mod tests {
         let mut bytes = encode_batch(&batch()).unwrap();
         bytes.truncate(bytes.len() - 20);
         assert!(decode_batch(bytes).unwrap_err().starts_with("malformed Arrow IPC"));
+    }
+
+    #[test]
+    fn row_bombs_are_refused() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Null, true)]));
+        let n = arrow_array::NullArray::new(MAX_BATCH_ROWS + 1);
+        let bomb = RecordBatch::try_new(schema, vec![Arc::new(n) as ArrayRef]).unwrap();
+        let bytes = encode_batch(&bomb).unwrap();
+        assert!(bytes.len() < 1024);
+        assert!(decode_batch(bytes).unwrap_err().contains("over the limit of 16777216 rows"));
     }
 
     #[test]

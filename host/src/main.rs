@@ -14,5 +14,16 @@
 //! reference and `--help` on every command for examples.
 
 fn main() {
-    std::process::exit(runtime_host::cli::main());
+    // Describing plugins, checking their options and planning call into
+    // WebAssembly on this thread: give it room for the largest stack a
+    // pipeline may configure (`limits.stack`, at most 64 MiB) and the host's
+    // own frames. The memory is reserved, not committed.
+    let code = std::thread::Builder::new()
+        .name("main".into())
+        .stack_size(160 << 20)
+        .spawn(runtime_host::cli::main)
+        .expect("start the main thread")
+        .join()
+        .unwrap_or(runtime_host::report::EXIT_INTERNAL);
+    std::process::exit(code);
 }

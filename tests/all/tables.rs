@@ -30,6 +30,15 @@ pub fn read_delta(path: &Path) -> (i64, Vec<RecordBatch>) {
     (table.version().unwrap() as i64, batches)
 }
 
+/// Runs a Python script that uses `deltalake`. The binding's background
+/// threads sometimes abort the interpreter at shutdown ("terminate called
+/// without an active exception"), after the script's work is done: the
+/// script's output is flushed and the process ends with `os._exit`.
+fn python(script: &str) -> std::process::Output {
+    let script = format!("{script}\nimport os, sys\nsys.stdout.flush()\nos._exit(0)\n");
+    Command::new("python3").args(["-c", &script]).output().unwrap()
+}
+
 /// Row count and the sum of an int64 column, by Python deltalake.
 fn py_delta(path: &Path, column: &str) -> (u64, i64) {
     let script = format!(
@@ -38,7 +47,7 @@ fn py_delta(path: &Path, column: &str) -> (u64, i64) {
          print(t.num_rows, pc.sum(t[{column:?}]).as_py() or 0)",
         p = path.to_str().unwrap()
     );
-    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+    let out = python(&script);
     assert!(out.status.success(), "python deltalake: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let mut it = text.split_whitespace();
@@ -83,7 +92,7 @@ fn pod_usage_to_delta_matches_parquet_and_python() {
         table.to_str().unwrap(),
         flat.to_str().unwrap()
     );
-    assert!(Command::new("python3").args(["-c", &script]).status().unwrap().success());
+    assert!(python(&script).status.success());
     let both = crate::util::checksum(&[&case.path("out/pod_usage_daily.parquet"), &flat]);
     assert!(both.contains("IDENTICAL"), "{both}");
 }
@@ -451,7 +460,7 @@ fn partitioned_delta_table_reads_back_by_partition() {
                t.to_pyarrow_table(filters=[('file', '=', 3)]).num_rows)",
         case.path("out/table").to_str().unwrap()
     );
-    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+    let out = python(&script);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("['file'] {} {LINES}", FILES * LINES));
 }

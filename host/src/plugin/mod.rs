@@ -161,6 +161,8 @@ pub struct Runtime {
     plugins: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
     /// The engine's WebAssembly stack limit (the largest of any stage).
     wasm_stack: u64,
+    /// Whether the engine meters fuel (some stage has a fuel limit).
+    metered: bool,
     _ticker: Ticker,
 }
 
@@ -230,6 +232,7 @@ impl Runtime {
             cache_dir: cache::default_dir(),
             plugins: Mutex::new(HashMap::new()),
             wasm_stack: settings.max_stack,
+            metered: settings.fuel,
             _ticker: ticker,
         })
     }
@@ -275,14 +278,13 @@ impl Runtime {
         });
         let load_time = started.elapsed();
         let stage = describe_stage();
-        let info =
-            match &pre {
-                Pre::Reader(p) => instantiate_reader(&self.engine, p, &stage, self.wasm_stack)
-                    .and_then(|mut i| i.describe()),
-                Pre::Transform(p) => instantiate_transform(&self.engine, p, &stage, self.wasm_stack)
-                    .and_then(|mut i| i.describe()),
+        let info = match &pre {
+            Pre::Reader(p) => self.instantiate(&stage, |s| p.instantiate(s)).and_then(|mut i| i.describe()),
+            Pre::Transform(p) => {
+                self.instantiate(&stage, |s| p.instantiate(s)).and_then(|mut i| i.describe())
             }
-            .map_err(|e| format!("`{reference}`: describe failed: {e}"))?;
+        }
+        .map_err(|e| format!("`{reference}`: describe failed: {e}"))?;
         let description = Description::from_wit(info, wit_package);
         Ok(LoadedPlugin { reference, description, pre, load_time, from_cache, size: bytes.len() })
     }
@@ -295,10 +297,22 @@ impl Runtime {
         2 * (self.wasm_stack as usize + instance::HOST_STACK_MARGIN) + (1 << 20)
     }
 
+    /// A new store for `stage` with a fresh instance of a component in it.
+    fn instantiate<B>(
+        &self,
+        stage: &StageCommon,
+        make: impl FnOnce(&mut wasmtime::Store<HostState>) -> wasmtime::Result<B>,
+    ) -> Result<Instance<B>, CallError> {
+        let mut store = new_store(&self.engine, stage, self.metered);
+        store.data_mut().wasm_stack = self.wasm_stack;
+        let bindings = timed_instantiation(&mut store, make)?;
+        Ok(Instance { store, bindings, poisoned: false })
+    }
+
     /// A fresh reader instance for `stage`.
     pub fn reader(&self, plugin: &LoadedPlugin, stage: &StageCommon) -> Result<ReaderInstance, CallError> {
         match &plugin.pre {
-            Pre::Reader(p) => instantiate_reader(&self.engine, p, stage, self.wasm_stack),
+            Pre::Reader(p) => self.instantiate(stage, |s| p.instantiate(s)),
             Pre::Transform(_) => {
                 Err(CallError::Trap(format!("`{}` is a transform, not a reader", plugin.reference)))
             }
@@ -312,7 +326,7 @@ impl Runtime {
         stage: &StageCommon,
     ) -> Result<TransformInstance, CallError> {
         match &plugin.pre {
-            Pre::Transform(p) => instantiate_transform(&self.engine, p, stage, self.wasm_stack),
+            Pre::Transform(p) => self.instantiate(stage, |s| p.instantiate(s)),
             Pre::Reader(_) => {
                 Err(CallError::Trap(format!("`{}` is a reader, not a transform", plugin.reference)))
             }
@@ -335,30 +349,6 @@ fn describe_stage() -> StageCommon {
         limits: crate::config::Limits { time: Duration::from_secs(10), ..Default::default() },
         grants: Default::default(),
     }
-}
-
-fn instantiate_reader(
-    engine: &wasmtime::Engine,
-    pre: &ReaderPluginPre<HostState>,
-    stage: &StageCommon,
-    wasm_stack: u64,
-) -> Result<ReaderInstance, CallError> {
-    let mut store = new_store(engine, stage);
-    store.data_mut().wasm_stack = wasm_stack;
-    let bindings = timed_instantiation(&mut store, |store| pre.instantiate(store))?;
-    Ok(Instance { store, bindings, poisoned: false })
-}
-
-fn instantiate_transform(
-    engine: &wasmtime::Engine,
-    pre: &TransformPluginPre<HostState>,
-    stage: &StageCommon,
-    wasm_stack: u64,
-) -> Result<TransformInstance, CallError> {
-    let mut store = new_store(engine, stage);
-    store.data_mut().wasm_stack = wasm_stack;
-    let bindings = timed_instantiation(&mut store, |store| pre.instantiate(store))?;
-    Ok(Instance { store, bindings, poisoned: false })
 }
 
 /// Instantiates within the stage's time limit (a component's start

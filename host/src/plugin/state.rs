@@ -197,6 +197,8 @@ pub struct HostState {
     /// The WebAssembly stack limit in force: the engine's, which is the
     /// largest `stack` of any stage (wasmtime sets it per engine).
     pub wasm_stack: u64,
+    /// Whether the engine meters fuel.
+    pub metered: bool,
 }
 
 impl HostState {
@@ -238,6 +240,7 @@ impl HostState {
             stderr,
             log_budget: LogBudget::default(),
             wasm_stack: limits.stack,
+            metered: false,
         }
     }
 
@@ -416,7 +419,7 @@ mod tests {
             limits: Limits::default(),
             grants: Grants::default(),
         };
-        let mut store = super::super::instance::new_store(&engine, &stage);
+        let mut store = super::super::instance::new_store(&engine, &stage, false);
         let table = store.data_mut().table();
         for _ in 0..super::super::instance::MAX_RESOURCES {
             table.push(0u8).unwrap();
