@@ -32,21 +32,12 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+#[path = "../../tests/fixtures/build_plugin.rs"]
+mod build_plugin;
+
 /// Builds a fixture plugin crate for wasm32-wasip2; returns its component.
 fn build_fixture(name: &str) -> Vec<u8> {
-    let target = repo().join("target").join("fixture-plugins");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(repo().join(format!("tests/fixtures/plugins/{name}/Cargo.toml")))
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .expect("cargo");
-    assert!(status.success(), "building the {name} fixture failed");
-    std::fs::read(target.join(format!("wasm32-wasip2/release/{name}.wasm"))).unwrap()
+    std::fs::read(build_plugin::build(&repo(), name).join(format!("{name}.wasm"))).unwrap()
 }
 
 fn stage(id: &str, options: &str) -> StageCommon {

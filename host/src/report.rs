@@ -296,7 +296,8 @@ impl RunReport {
                 SplitStatus::Skipped => self.splits_skipped += 1,
                 SplitStatus::Committed => self.splits_already_committed += 1,
             }
-            if !matches!(r.status, SplitStatus::Failed { .. } | SplitStatus::Skipped | SplitStatus::Committed) {
+            if !matches!(r.status, SplitStatus::Failed { .. } | SplitStatus::Skipped | SplitStatus::Committed)
+            {
                 if r.attempts > 1 {
                     self.retried.push(RetriedEntry { split: r.id.clone(), attempts: r.attempts });
                 }
@@ -419,7 +420,10 @@ impl RunReport {
             let state = if o.committed {
                 format!("{} rows, {}{versions}", group(o.rows), ByteSize(o.bytes))
             } else if !o.versions.is_empty() {
-                format!("{} rows committed{versions}; the rest not written (resume with --resume)", group(o.rows))
+                format!(
+                    "{} rows committed{versions}; the rest not written (resume with --resume)",
+                    group(o.rows)
+                )
             } else {
                 "not written".into()
             };

@@ -2,25 +2,12 @@
 //! its own crate depending only on the SDK) runs in a pipeline that names
 //! its .wasm, with the already-built `runtime`: no host rebuild.
 
-use crate::util::{Case, read_parquet, repo, row_count};
+use crate::util::{Case, fixture_plugins, read_parquet, row_count};
 use arrow_array::cast::AsArray;
-use std::process::Command;
 
 #[test]
 fn user_plugin_built_separately_runs_by_path() {
-    let target = repo().join("target").join("fixture-plugins");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(repo().join("tests/fixtures/plugins/upper/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .expect("cargo");
-    assert!(status.success(), "building the fixture plugin failed");
-    let wasm = target.join("wasm32-wasip2/release/upper.wasm");
+    let wasm = fixture_plugins("upper").join("upper.wasm");
     assert!(wasm.is_file());
 
     let case = Case::new();

@@ -18,7 +18,6 @@ use arrow_array::cast::AsArray;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// Builds the fixture workspace once per test run; returns the reader and
@@ -26,19 +25,7 @@ use std::sync::OnceLock;
 fn plugins() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let target = repo().join("target").join("fixture-plugins");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-            .arg(repo().join("tests/fixtures/plugins/hostile/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("cargo");
-        assert!(status.success(), "building the hostile fixture plugins failed");
-        let dir = target.join("wasm32-wasip2/release");
+        let dir = crate::util::fixture_plugins("hostile");
         (dir.join("hostile_reader.wasm"), dir.join("hostile_transform.wasm"))
     })
 }

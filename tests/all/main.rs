@@ -19,6 +19,6 @@ mod external_plugin;
 mod failures;
 mod hostile;
 mod pod_usage;
-mod tables;
 mod pst;
 mod sql;
+mod tables;

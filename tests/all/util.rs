@@ -4,6 +4,15 @@
 #![allow(dead_code)]
 
 use arrow_array::RecordBatch;
+
+#[path = "../fixtures/build_plugin.rs"]
+mod build_plugin;
+
+/// Builds a fixture plugin crate under tests/fixtures/plugins; returns the
+/// folder holding its `.wasm` components.
+pub fn fixture_plugins(dir: &str) -> PathBuf {
+    build_plugin::build(&repo(), dir)
+}
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -900,12 +900,15 @@ fn validate(file: &Path, raw: RawPipeline, map: SourceMap) -> Result<Pipeline, C
             other => {
                 let at = v.at(&sk.format);
                 let hint = did_you_mean(other, ["parquet", "delta"])
-                    .map_or("supported formats: parquet, delta".to_string(), |m| format!("did you mean `{m}`?"));
+                    .map_or("supported formats: parquet, delta".to_string(), |m| {
+                        format!("did you mean `{m}`?")
+                    });
                 v.error(format!("{id}.format"), at, format!("unknown format `{other}`"), Some(hint));
                 SinkFormat::ParquetFile
             }
         };
-        let table = table_settings(&mut v, &id, sk, format, raw.name.as_deref().unwrap_or(&default_name(file)), name);
+        let table =
+            table_settings(&mut v, &id, sk, format, raw.name.as_deref().unwrap_or(&default_name(file)), name);
         let path = dir.join(&written);
         if written.trim().is_empty() {
             let at = v.at(&sk.path);
@@ -1004,7 +1007,8 @@ fn table_settings(
         Some("overwrite") => WriteMode::Overwrite,
         Some(other) => {
             let at = sk.mode.as_ref().and_then(|m| v.at(m));
-            let hint = did_you_mean(other, ["append", "overwrite"]).map_or("use append or overwrite".into(), |m| format!("did you mean `{m}`?"));
+            let hint = did_you_mean(other, ["append", "overwrite"])
+                .map_or("use append or overwrite".into(), |m| format!("did you mean `{m}`?"));
             v.error(format!("{id}.mode"), at, format!("unknown mode `{other}`"), Some(hint));
             WriteMode::Append
         }
@@ -1014,7 +1018,12 @@ fn table_settings(
         Some("add_columns") => true,
         Some(other) => {
             let at = sk.schema_evolution.as_ref().and_then(|m| v.at(m));
-            v.error(format!("{id}.schema_evolution"), at, format!("unknown schema_evolution `{other}`"), Some("use strict or add_columns".into()));
+            v.error(
+                format!("{id}.schema_evolution"),
+                at,
+                format!("unknown schema_evolution `{other}`"),
+                Some("use strict or add_columns".into()),
+            );
             false
         }
     };
@@ -1024,12 +1033,16 @@ fn table_settings(
         target_file_size: sk.target_file_size.as_ref().map_or(128 << 20, |s| s.get_ref().0.max(1 << 20)),
         commit_every_splits: sk.commit_every_splits.as_ref().map(|s| (*s.get_ref()).max(1)),
         commit_every_bytes: sk.commit_every_bytes.as_ref().map(|s| s.get_ref().0.max(1)),
-        app_id: sk.app_id.as_ref().map_or_else(|| format!("runtime/{pipeline}/{sink}"), |a| a.get_ref().clone()),
+        app_id: sk
+            .app_id
+            .as_ref()
+            .map_or_else(|| format!("runtime/{pipeline}/{sink}"), |a| a.get_ref().clone()),
         skip_committed: sk.skip_committed.as_ref().is_some_and(|s| *s.get_ref()),
         add_columns: evolution,
     };
     // Keys that only make sense for some formats.
-    let cadence = sk.commit_every_splits.as_ref().map(|s| v.at(s)).or(sk.commit_every_bytes.as_ref().map(|s| v.at(s)));
+    let cadence =
+        sk.commit_every_splits.as_ref().map(|s| v.at(s)).or(sk.commit_every_bytes.as_ref().map(|s| v.at(s)));
     if format == SinkFormat::ParquetFile {
         let only_tables = [
             ("mode", sk.mode.as_ref().map(|s| v.at(s))),
@@ -1053,7 +1066,12 @@ fn table_settings(
     }
     if format != SinkFormat::Delta && !sk.partition_by.is_empty() {
         let at = v.at(&sk.partition_by[0]);
-        v.error(format!("{id}.partition_by"), at, "partitioning needs a Delta table", Some("set format = \"delta\"".into()));
+        v.error(
+            format!("{id}.partition_by"),
+            at,
+            "partitioning needs a Delta table",
+            Some("set format = \"delta\"".into()),
+        );
     }
     if mode == WriteMode::Overwrite {
         if let Some(at) = cadence {
@@ -1066,7 +1084,12 @@ fn table_settings(
         }
         if let Some(s) = sk.skip_committed.as_ref().filter(|s| *s.get_ref()) {
             let at = v.at(s);
-            v.error(format!("{id}.skip_committed"), at, "overwrite rewrites everything; there is nothing to skip", Some("use mode = \"append\"".into()));
+            v.error(
+                format!("{id}.skip_committed"),
+                at,
+                "overwrite rewrites everything; there is nothing to skip",
+                Some("use mode = \"append\"".into()),
+            );
         }
     }
     settings

@@ -210,7 +210,12 @@ pub fn execute(
     let keys: Arc<Vec<String>> = Arc::new(
         splits
             .iter()
-            .map(|s| sink::table::split_key(&s.split.id, s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.size)))
+            .map(|s| {
+                sink::table::split_key(
+                    &s.split.id,
+                    s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.size),
+                )
+            })
             .collect(),
     );
     let mut identity = sink::table::RunIdentity {
