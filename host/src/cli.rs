@@ -273,6 +273,16 @@ impl Out {
         }
     }
 
+    /// An error that is not about a line of the pipeline file, with how to
+    /// fix it, rendered like the config errors.
+    fn error_with_hint(&self, message: &str, hint: &str) {
+        if self.json {
+            eprintln!("{}", serde_json::json!({ "level": "error", "message": message, "hint": hint }));
+        } else {
+            eprint!("{}", ConfigError::new("", message).hint(hint).render(self.color));
+        }
+    }
+
     fn error(&self, message: &str) {
         if self.json {
             eprintln!("{}", serde_json::json!({ "level": "error", "message": message }));
@@ -582,11 +592,14 @@ fn run(
     if let Some(r) = report_path {
         let parent = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            out.error(&format!(
-                "--report {}: the folder {} does not exist; nothing was run",
-                r.display(),
-                parent.display()
-            ));
+            out.error_with_hint(
+                &format!(
+                    "--report {}: the folder {} does not exist; nothing was run",
+                    r.display(),
+                    parent.display()
+                ),
+                &format!("create it first (`mkdir -p {}`) or write the report elsewhere", parent.display()),
+            );
             return EXIT_CONFIG;
         }
     }
