@@ -87,11 +87,13 @@ def tree_rss(pid):
     return total
 
 
-def timed(cmd, **kwargs):
-    """Runs `cmd`; returns (seconds, peak tree RSS in bytes, stdout)."""
+def timed(cmd, stdin_data=None, **kwargs):
+    """Runs `cmd` (fed `stdin_data`, if given); returns (seconds, peak tree
+    RSS in bytes, stdout)."""
     peak = [0]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, **kwargs)
+    stdin = subprocess.PIPE if stdin_data is not None else None
+    proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, **kwargs)
     done = threading.Event()
 
     def sample():
@@ -101,7 +103,7 @@ def timed(cmd, **kwargs):
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    stdout, _ = proc.communicate()
+    stdout, _ = proc.communicate(stdin_data)
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
@@ -163,31 +165,14 @@ def bench_readpst(files, workers):
         (out / f.stem).mkdir(parents=True)
     stems = "".join(f"{f.stem}\n" for f in files).encode()
     cmd = ["xargs", f"-P{workers}", "-I{}", "readpst", "-q", "-o", f"{out}/{{}}", f"{DATA}/{{}}.pst"]
-    peak = [0]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(proc.pid))
-            done.wait(0.01)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    proc.communicate(stems)
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    if proc.returncode != 0:
-        sys.exit(f"readpst: xargs exited with {proc.returncode}")
+    seconds, peak, _ = timed(cmd, stdin_data=stems)
     messages = 0
     for path in out.rglob("*"):
         if path.is_file():
             text = path.read_bytes()
             messages += text.count(b"\nFrom ") + text.startswith(b"From ")
             messages += text.count(b"BEGIN:VCARD") + text.count(b"BEGIN:VEVENT")
-    return {"tool": "readpst", "seconds": seconds, "peak_bytes": peak[0], "files": len(files), "messages": messages}
+    return {"tool": "readpst", "seconds": seconds, "peak_bytes": peak, "files": len(files), "messages": messages}
 
 
 def bench_libpff(files, workers):
