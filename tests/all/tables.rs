@@ -396,6 +396,27 @@ fn concurrent_appends_keep_the_delta_table_valid() {
 }
 
 #[test]
+fn a_second_run_on_a_parquet_folder_in_use_is_refused_and_the_first_finishes() {
+    let case = crash_case("parquet", "out/rows");
+    let lock = case.path("out/rows/_runtime.lock");
+    let mut first = start(&case, &[]);
+    let t = Instant::now();
+    while !lock.exists() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(lock.exists(), "the first run never took the lock");
+    let (second, _) = case.run_pipeline("pipeline.toml", &[]);
+    assert_ne!(second.output.status.code(), Some(0), "the second run wrote to a folder in use");
+    let wanted = format!("another run (pid {}) is writing to", first.id());
+    assert!(second.stderr().contains(&wanted), "{}", second.stderr());
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert!(!lock.exists(), "the lock outlived its run");
+    let batches = folder_rows(&case.path("out/rows"));
+    assert_eq!(whole_files(&batches), FILES);
+    assert_eq!(row_count(&batches), FILES * LINES);
+}
+
+#[test]
 fn incompatible_schema_fails_before_writing_and_new_columns_need_opting_in() {
     let case = Case::new();
     case.write("data/a.ndjson", "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n");

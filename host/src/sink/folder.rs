@@ -13,8 +13,9 @@
 //!
 //! Opening the folder finishes step 3 of a commit cut short by a crash and
 //! deletes unreferenced files, so readers of the folder (pyarrow, Spark,
-//! DuckDB) see exactly the committed parts. A lock file keeps two runs from
-//! writing the same folder at once.
+//! DuckDB) see exactly the committed parts. An OS file lock on
+//! `_runtime.lock` keeps two runs from writing the same folder at once; it
+//! dies with its process, so a crashed run leaves no stale lock.
 
 use super::parquet::{Closed, ParquetFile, properties};
 use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips, reconcile};
@@ -62,43 +63,62 @@ pub struct ParquetFolderSink {
     _lock: Lock,
 }
 
-/// The folder's lock file, removed when dropped.
-struct Lock(PathBuf);
+/// The folder's lock: an exclusive OS file lock (flock) on `_runtime.lock`,
+/// which holds the owner's pid for the error message. The OS drops the lock
+/// when its process dies, `kill -9` included, so a crashed run never leaves
+/// a stale lock behind. The file is removed when the lock is dropped.
+struct Lock {
+    path: PathBuf,
+    _file: std::fs::File,
+}
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        // Unlinked while still locked: a run that opened this file just
+        // before sees, once it gets the lock, that the path no longer names
+        // it, and starts over (see `lock`).
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
 fn lock(dir: &Path) -> Result<Lock, String> {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
     let path = dir.join(LOCK);
-    for _ in 0..2 {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                use std::io::Write;
-                let _ = write!(f, "{}", std::process::id());
-                return Ok(Lock(path));
+    let io = |e: std::io::Error| format!("cannot take the lock {}: {e}", path.display());
+    for _ in 0..8 {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let pid = std::fs::read_to_string(&path).unwrap_or_default();
+                return Err(format!(
+                    "another run (pid {}) is writing to {}; wait for it to finish",
+                    pid.trim(),
+                    dir.display()
+                ));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let pid: Option<i32> =
-                    std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok());
-                // SAFETY: kill with signal 0 only checks that the process exists.
-                let alive = pid.is_some_and(|p| p > 0 && unsafe { libc::kill(p, 0) } == 0);
-                if alive {
-                    return Err(format!(
-                        "another run (pid {}) is writing to {}; wait for it to finish",
-                        pid.unwrap_or(0),
-                        dir.display()
-                    ));
-                }
-                // A crashed run's lock.
-                let _ = std::fs::remove_file(&path);
-            }
-            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
+        // The previous owner may have removed the file between our open and
+        // our lock: then we hold a lock on a file nobody else can see.
+        let held = file.metadata().map_err(io)?;
+        let same =
+            std::fs::metadata(&path).is_ok_and(|now| now.ino() == held.ino() && now.dev() == held.dev());
+        if !same {
+            continue;
+        }
+        file.set_len(0).map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        return Ok(Lock { path, _file: file });
     }
-    Err(format!("cannot take the lock {}", path.display()))
+    Err(format!("cannot take the lock {}: it keeps changing hands", path.display()))
 }
 
 fn now_ms() -> u64 {
@@ -322,4 +342,32 @@ pub fn conform(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, Stri
         columns.push(column);
     }
     RecordBatch::try_new(Arc::new(schema.clone()), columns).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_refuses_a_second_writer_and_names_the_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        let err = lock(dir.path()).err().unwrap();
+        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(err.contains("wait for it to finish"), "{err}");
+        drop(held);
+        assert!(!dir.path().join(LOCK).exists(), "the lock file is removed with the lock");
+        lock(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_left_by_a_killed_run_is_taken_over() {
+        // kill -9 leaves the file (with the dead run's pid) but not the OS
+        // lock, which died with the process.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(LOCK), "4194303999").unwrap();
+        let _held = lock(dir.path()).unwrap();
+        let pid = std::fs::read_to_string(dir.path().join(LOCK)).unwrap();
+        assert_eq!(pid, std::process::id().to_string());
+    }
 }
