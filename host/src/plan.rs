@@ -143,7 +143,7 @@ pub fn plan_files(files: &[PlannedFile], planning: Planning, max_split_bytes: u6
 
 /// Orders splits largest first (stable: equal sizes keep plan order).
 pub fn largest_first(splits: &mut [PlannedSplit]) {
-    splits.sort_by(|a, b| b.split.size_hint.cmp(&a.split.size_hint));
+    splits.sort_by_key(|s| std::cmp::Reverse(s.split.size_hint));
 }
 
 /// Cuts `[0, size)` into ranges of about `max` bytes that end just after a

@@ -144,10 +144,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         src.max_split_bytes,
         "the source",
     );
-    let (source, outs, source_plan) = match started {
-        Ok(x) => x,
-        Err(e) => return Err(e.into()),
-    };
+    let (source, outs, source_plan) = started?;
     let mut source_outputs = Vec::new();
     for (name, schema) in outs {
         source_outputs.push((name.clone(), streams.len()));
@@ -336,6 +333,7 @@ type Schemas = Vec<(String, SchemaRef)>;
 /// its options (`init`) and asks for its output schemas. A reader that
 /// plans its own splits (sql) may learn its schema while planning (from the
 /// SQLite file it is handed), so it plans first; the plan is returned.
+#[allow(clippy::result_large_err)] // one error per pipeline, on the cold path
 fn start_reader(
     runtime: &Runtime,
     pipeline: &Pipeline,

@@ -320,7 +320,7 @@ impl RunReport {
             }
         }
         let mut slow: Vec<&SplitRecord> = records.iter().filter(|r| r.attempts > 0).collect();
-        slow.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+        slow.sort_by_key(|s| std::cmp::Reverse(s.elapsed));
         self.slowest_splits = slow
             .iter()
             .take(3)
@@ -515,7 +515,7 @@ pub fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

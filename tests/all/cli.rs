@@ -321,10 +321,9 @@ struct Pty {
 fn openpty(cols: u16, rows: u16) -> Pty {
     let mut master = -1;
     let mut slave = -1;
-    let mut ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: openpty writes two file descriptors; name and termios may be null.
-    let rc =
-        unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &mut ws) };
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &ws) };
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
     // SAFETY: both descriptors were just opened and are owned here.
     unsafe { Pty { master: std::fs::File::from_raw_fd(master), slave: OwnedFd::from_raw_fd(slave) } }
@@ -406,10 +405,10 @@ fn progress_in_a_terminal() {
     for frame in text.split(['\r', '\n']) {
         if let Some(i) = frame.find(" splits") {
             let head = &frame[..i];
-            if let Some((done, total)) = head.rsplit(' ').next().and_then(|w| w.split_once('/')) {
-                if total == splits_total {
-                    positions.push(done.parse().unwrap());
-                }
+            if let Some((done, total)) = head.rsplit(' ').next().and_then(|w| w.split_once('/'))
+                && total == splits_total
+            {
+                positions.push(done.parse().unwrap());
             }
         }
     }
@@ -471,7 +470,7 @@ fn progress_lines_without_a_terminal() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr.lines().filter(|l| l.starts_with("{\"progress\"")).last().expect("a JSON line");
+    let last = stderr.lines().rfind(|l| l.starts_with("{\"progress\"")).expect("a JSON line");
     let v: serde_json::Value = serde_json::from_str(last).unwrap();
     assert_eq!(v["progress"]["splits_done"], v["progress"]["splits_total"]);
     assert_eq!(v["progress"]["rows"], 36_000);

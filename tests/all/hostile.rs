@@ -74,8 +74,11 @@ const LIMITS: &str = r#"memory = "64 MiB"
 time = "1 s"
 output_bytes = "4 MiB""#;
 
+/// An output row: (file, line, text).
+type Row = (String, i64, String);
+
 /// A `good` input of `n` data lines, and the rows it must produce.
-fn good(name: &str, n: usize) -> ((String, String), Vec<(String, i64, String)>) {
+fn good(name: &str, n: usize) -> ((String, String), Vec<Row>) {
     let lines: Vec<String> = (0..n).map(|i| format!("{name} row {i}")).collect();
     let rows = lines
         .iter()
@@ -86,7 +89,7 @@ fn good(name: &str, n: usize) -> ((String, String), Vec<(String, i64, String)>) 
 }
 
 /// Every (file, line, text) row of the output, sorted.
-fn output_rows(batches: &[RecordBatch]) -> Vec<(String, i64, String)> {
+fn output_rows(batches: &[RecordBatch]) -> Vec<Row> {
     let mut rows = Vec::new();
     for b in batches {
         let file = b.column(0).as_string::<i32>();

@@ -525,7 +525,7 @@ pub(crate) fn found_words(found: &str) -> String {
     } else if let Some(n) = found.strip_prefix("floating point ") {
         format!("the number {}", n.trim_matches('`'))
     } else if let Some(b) = found.strip_prefix("boolean ") {
-        format!("{}", b.trim_matches('`'))
+        b.trim_matches('`').to_string()
     } else {
         match found {
             "sequence" => "a list".to_string(),

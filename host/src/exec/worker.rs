@@ -210,10 +210,10 @@ impl Worker {
             let retryable = e.retryable();
             (e, retryable)
         });
-        if outcome.is_ok() {
-            if let Err(e) = router.finish_all() {
-                outcome = Err((CallError::Trap(e.0), false));
-            }
+        if outcome.is_ok()
+            && let Err(e) = router.finish_all()
+        {
+            outcome = Err((CallError::Trap(e.0), false));
         }
         let states: Vec<(usize, Vec<Vec<u8>>)> = std::mem::take(&mut router.states)
             .into_iter()
@@ -224,11 +224,11 @@ impl Worker {
         self.slots = router.into_slots();
         match outcome {
             Ok(partial) => {
-                if !states.is_empty() {
-                    if let Err(e) = ctx.send_states(states) {
-                        let _ = ctx.writer.send(WriterMsg::Abort(unit));
-                        return fail(e);
-                    }
+                if !states.is_empty()
+                    && let Err(e) = ctx.send_states(states)
+                {
+                    let _ = ctx.writer.send(WriterMsg::Abort(unit));
+                    return fail(e);
                 }
                 let _ = ctx.writer.send(WriterMsg::Commit(unit));
                 Ok(partial)

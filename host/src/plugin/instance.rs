@@ -128,17 +128,17 @@ impl<B> Instance<B> {
         // Enter only with room for the whole WebAssembly stack on this
         // thread; running out of native stack would abort the host.
         let need = self.store.data().wasm_stack as usize + HOST_STACK_MARGIN;
-        if let Some(left) = native_stack_left() {
-            if left < need {
-                return Err(CallError::Trap(format!(
-                    "not enough native stack to call the plugin: {} left on this thread, {} needed \
+        if let Some(left) = native_stack_left()
+            && left < need
+        {
+            return Err(CallError::Trap(format!(
+                "not enough native stack to call the plugin: {} left on this thread, {} needed \
                      (the WebAssembly stack limit {} plus {} for the host)",
-                    ByteSize(left as u64),
-                    ByteSize(need as u64),
-                    ByteSize(self.store.data().wasm_stack),
-                    ByteSize(HOST_STACK_MARGIN as u64)
-                )));
-            }
+                ByteSize(left as u64),
+                ByteSize(need as u64),
+                ByteSize(self.store.data().wasm_stack),
+                ByteSize(HOST_STACK_MARGIN as u64)
+            )));
         }
         self.store.set_epoch_deadline(ticks(remaining));
         self.store.data_mut().clock.enter();

@@ -268,7 +268,7 @@ impl HostState {
                 cut -= 1;
             }
             text.truncate(cut);
-            text.push_str("…");
+            text.push('…');
         }
         if level == tracing::Level::ERROR {
             self.call.last_error = Some(text.clone());
@@ -297,12 +297,11 @@ impl HostState {
                 let level = if name == "stderr" { tracing::Level::WARN } else { tracing::Level::INFO };
                 self.log_line(level, &format!("{name}: {line}"));
             }
-            if name == "stderr" {
-                if let Some(last) = text.lines().rev().find(|l| !l.trim().is_empty()) {
-                    if self.call.last_error.is_none() {
-                        self.call.last_error = Some(last.to_string());
-                    }
-                }
+            if name == "stderr"
+                && let Some(last) = text.lines().rev().find(|l| !l.trim().is_empty())
+                && self.call.last_error.is_none()
+            {
+                self.call.last_error = Some(last.to_string());
             }
             if dropped > 0 {
                 self.log_line(

@@ -71,11 +71,11 @@ impl TransformInstance {
 
     /// Drops the transformer (its state is freed) and ends the split.
     pub fn close(&mut self, t: Transformer) {
-        if !self.poisoned {
-            if let Err(e) = t.0.resource_drop(&mut self.store) {
-                tracing::debug!("dropping transformer: {e}");
-                self.poisoned = true;
-            }
+        if !self.poisoned
+            && let Err(e) = t.0.resource_drop(&mut self.store)
+        {
+            tracing::debug!("dropping transformer: {e}");
+            self.poisoned = true;
         }
         self.store.data_mut().end();
     }

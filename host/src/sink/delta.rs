@@ -95,7 +95,7 @@ impl DeltaSink {
         if existed {
             let snapshot = table.snapshot().map_err(err(&shown))?;
             let partitions = snapshot.metadata().partition_columns();
-            if !settings.partition_by.is_empty() && partitions != &settings.partition_by {
+            if !settings.partition_by.is_empty() && partitions != settings.partition_by {
                 return Err(format!(
                     "the Delta table {shown} is partitioned by [{}], the pipeline asks for [{}]",
                     partitions.join(", "),

@@ -180,12 +180,11 @@ impl ParquetFolderSink {
             _lock: lock,
         };
         sink.recover()?;
-        if !sink.manifest.commits.is_empty() {
-            if let Some(merged) = reconcile(&sink.manifest.schema, &schema, stage.table.add_columns)
+        if !sink.manifest.commits.is_empty()
+            && let Some(merged) = reconcile(&sink.manifest.schema, &schema, stage.table.add_columns)
                 .map_err(|e| format!("the table at {} does not fit this pipeline: {e}", dir.display()))?
-            {
-                sink.manifest.schema = merged.as_ref().clone();
-            }
+        {
+            sink.manifest.schema = merged.as_ref().clone();
         }
         let app = &stage.table.app_id;
         let commits: Vec<RecordedCommit> = sink

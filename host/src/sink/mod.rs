@@ -204,10 +204,10 @@ pub fn run(
                 if let Some(d) = delay {
                     std::thread::sleep(d);
                 }
-                if error.is_none() {
-                    if let Err(e) = staging.add(unit, sink, batch) {
-                        fail(e, &mut error);
-                    }
+                if error.is_none()
+                    && let Err(e) = staging.add(unit, sink, batch)
+                {
+                    fail(e, &mut error);
                 }
             }
             WriterMsg::Abort(unit) => staging.discard(unit),
@@ -242,11 +242,11 @@ pub fn run(
                     }
                 }
                 for s in sinks.iter_mut() {
-                    if s.cadence_reached() {
-                        if let Err(e) = s.commit(&identity, false) {
-                            fail(e, &mut error);
-                            break;
-                        }
+                    if s.cadence_reached()
+                        && let Err(e) = s.commit(&identity, false)
+                    {
+                        fail(e, &mut error);
+                        break;
                     }
                 }
             }

@@ -110,13 +110,11 @@ pub fn plan_skips(commits: &[RecordedCommit], resume: bool, skip_committed: bool
     if skip_committed {
         opened.committed.extend(commits.iter().flat_map(|c| c.splits.iter().cloned()));
     }
-    if resume {
-        if let Some(last) = commits.iter().max_by_key(|c| c.version) {
-            opened.resumed_run = Some(last.run_id.clone());
-            opened.committed.extend(
-                commits.iter().filter(|c| c.run_id == last.run_id).flat_map(|c| c.splits.iter().cloned()),
-            );
-        }
+    if resume && let Some(last) = commits.iter().max_by_key(|c| c.version) {
+        opened.resumed_run = Some(last.run_id.clone());
+        opened.committed.extend(
+            commits.iter().filter(|c| c.run_id == last.run_id).flat_map(|c| c.splits.iter().cloned()),
+        );
     }
     opened
 }
