@@ -260,6 +260,8 @@ fn crash_and_resume(
     // (commits, whole files a reader sees) after each kill.
     let mut seen = Vec::new();
     for target in targets {
+        // At least one commit of this run's own, however far the last got.
+        let target = target.max(commits() + 1);
         let mut child = start(case, &["--resume"]);
         kill_when(&mut child, target, &commits);
         if let Some(batches) = rows() {
