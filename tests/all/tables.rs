@@ -144,7 +144,9 @@ path = "{attachments}"
 const FILES: usize = 24;
 const LINES: usize = 1500;
 
-fn crash_case(format: &str, path: &str) -> Case {
+/// 24 NDJSON files of 1,500 rows each, and a pipeline writing them to a
+/// `format` sink at `path` whose table settings are the line `settings`.
+fn crash_case(format: &str, path: &str, settings: &str) -> Case {
     let case = Case::new();
     for f in 0..FILES {
         let text: String = (0..LINES)
@@ -164,7 +166,7 @@ options = {{ fields = [{{ name = "id", type = "int64", nullable = false }}, {{ n
 [sinks.rows]
 format = "{format}"
 path = "{path}"
-commit_every_splits = 3
+{settings}
 [run]
 workers = 2
 "#
@@ -290,7 +292,7 @@ fn crash_and_resume(
 
 #[test]
 fn delta_survives_kill_9_and_resume_writes_each_row_once() {
-    let case = crash_case("delta", "out/table");
+    let case = crash_case("delta", "out/table", "commit_every_splits = 3");
     let table = case.path("out/table");
     // Kill once the table exists (version 0, no data), then after 2 and 4
     // more commits.
@@ -305,7 +307,7 @@ fn delta_survives_kill_9_and_resume_writes_each_row_once() {
 
 #[test]
 fn parquet_folder_survives_kill_9_and_resume_writes_each_row_once() {
-    let case = crash_case("parquet", "out/rows");
+    let case = crash_case("parquet", "out/rows", "commit_every_splits = 3");
     let dir = case.path("out/rows");
     crash_and_resume(&case, [1, 2, 4], || folder_commits(&dir), || dir.is_dir().then(|| folder_rows(&dir)));
     // pyarrow reads the folder as one table with the same rows.
@@ -317,10 +319,7 @@ fn parquet_folder_survives_kill_9_and_resume_writes_each_row_once() {
 
 #[test]
 fn single_parquet_file_is_all_or_nothing_after_kill_9() {
-    let case = crash_case("parquet", "out/rows.parquet");
-    let text =
-        std::fs::read_to_string(case.path("pipeline.toml")).unwrap().replace("commit_every_splits = 3\n", "");
-    case.write("pipeline.toml", text);
+    let case = crash_case("parquet", "out/rows.parquet", "");
     let mut child = start(&case, &[]);
     std::thread::sleep(Duration::from_millis(800));
     let _ = child.kill();
@@ -337,11 +336,7 @@ fn single_parquet_file_is_all_or_nothing_after_kill_9() {
 
 #[test]
 fn skip_committed_makes_reruns_idempotent_and_loads_only_new_files() {
-    let case = crash_case("delta", "out/table");
-    let text = std::fs::read_to_string(case.path("pipeline.toml"))
-        .unwrap()
-        .replace("commit_every_splits = 3", "skip_committed = true");
-    case.write("pipeline.toml", text);
+    let case = crash_case("delta", "out/table", "skip_committed = true");
     case.run_pipeline("pipeline.toml", &[]).0.expect_code(0);
     let (run, report) = case.run_pipeline("pipeline.toml", &[]);
     run.expect_code(0);
@@ -360,7 +355,7 @@ fn skip_committed_makes_reruns_idempotent_and_loads_only_new_files() {
 
 #[test]
 fn concurrent_appends_keep_the_delta_table_valid() {
-    let case = crash_case("delta", "out/table");
+    let case = crash_case("delta", "out/table", "commit_every_splits = 3");
     // Two pipelines (different application ids) and the same one twice.
     let text = std::fs::read_to_string(case.path("pipeline.toml")).unwrap();
     case.write("other.toml", text.replace("name = \"crash\"", "name = \"other\""));
@@ -399,7 +394,7 @@ fn concurrent_appends_keep_the_delta_table_valid() {
 
 #[test]
 fn a_second_run_on_a_parquet_folder_in_use_is_refused_and_the_first_finishes() {
-    let case = crash_case("parquet", "out/rows");
+    let case = crash_case("parquet", "out/rows", "commit_every_splits = 3");
     let lock = case.path("out/rows/_runtime.lock");
     let mut first = start(&case, &[]);
     let t = Instant::now();
@@ -473,11 +468,7 @@ fn incompatible_schema_fails_before_writing_and_new_columns_need_opting_in() {
 
 #[test]
 fn partitioned_delta_table_reads_back_by_partition() {
-    let case = crash_case("delta", "out/table");
-    let text = std::fs::read_to_string(case.path("pipeline.toml"))
-        .unwrap()
-        .replace("commit_every_splits = 3", "partition_by = [\"file\"]");
-    case.write("pipeline.toml", text);
+    let case = crash_case("delta", "out/table", "partition_by = [\"file\"]");
     case.run_pipeline("pipeline.toml", &[]).0.expect_code(0);
     // One folder per partition value, as Delta lays them out.
     assert!(case.path("out/table/file=0").is_dir());
