@@ -350,36 +350,9 @@ fn load(out: &Out, path: &Path, overrides: &[Override], workers: Option<usize>) 
             return Err(EXIT_CONFIG);
         }
     };
-    // Globs that match nothing are configuration problems, found before
-    // anything runs.
-    let p = &prepared.pipeline;
-    let mut errors = ConfigErrors::default();
-    let mut expand =
-        |id: &str, globs: &[String], at: &Option<config::Location>| match crate::plan::expand_inputs(
-            &p.dir, globs,
-        ) {
-            Ok(files) => files,
-            Err(problems) => {
-                for m in problems {
-                    errors.push(
-                        ConfigError::new(format!("{id}.inputs"), m)
-                            .at(at.clone())
-                            .hint("paths and globs are relative to the pipeline file's folder"),
-                    );
-                }
-                Vec::new()
-            }
-        };
-    let files = match &prepared.source_plan {
-        Some(plan) => plan.files.clone(),
-        None => expand("source", &p.source.inputs, &p.source.inputs_at),
-    };
+    let files = prepared.source_files.clone();
     let side_table_files: Vec<Vec<PlannedFile>> =
-        p.side_tables.iter().map(|st| expand(&st.common.id, &st.inputs, &st.inputs_at)).collect();
-    if !errors.0.is_empty() {
-        out.config_errors(path, &polish(errors, path, text.as_deref()));
-        return Err(EXIT_CONFIG);
-    }
+        prepared.side_tables.iter().map(|st| st.files.clone()).collect();
     Ok(Loaded { prepared: Arc::new(prepared), runtime, files, side_table_files })
 }
 
@@ -654,7 +627,7 @@ fn validate(out: &Out, path: &Path, overrides: &[Override]) -> i32 {
     let outs: Vec<String> = prepared
         .source_outputs
         .iter()
-        .map(|(n, i)| format!("{n} ({})", columns(prepared.streams[*i].schema.fields().len())))
+        .map(|(n, i)| format!("{n} ({})", columns(prepared.streams[*i].declared.fields().len())))
         .collect();
     let inputs =
         if loaded.files.is_empty() { "no input files".to_string() } else { files_phrase(&loaded.files) };
@@ -681,7 +654,7 @@ fn validate(out: &Out, path: &Path, overrides: &[Override]) -> i32 {
             if t.mergeable { " (partial + final)" } else { "" },
             prepared.streams[t.input].name,
             prepared.streams[t.output].name,
-            columns(prepared.streams[t.output].schema.fields().len())
+            columns(prepared.streams[t.output].declared.fields().len())
         );
     }
     for s in &prepared.sinks {
@@ -727,17 +700,8 @@ fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, overrides: &
     let prepared = &loaded.prepared;
     let p = &prepared.pipeline;
     let workers = workers.unwrap_or(p.run.workers);
-    let planned = match &prepared.source_plan {
-        Some(plan) => Ok((plan.files.clone(), plan.splits.clone())),
-        None => exec::plan_source_files(prepared, &loaded.runtime),
-    };
-    let (files, splits) = match planned {
-        Ok(x) => x,
-        Err(e) => {
-            out.error(&e);
-            return EXIT_CONFIG;
-        }
-    };
+    let files = &prepared.source_files;
+    let splits = prepared.source_splits();
     let plugin_planned = prepared.source.description.planning == plugin::Planning::Plugin;
     let sizes: Vec<u64> = splits.iter().map(|s| s.split.size_hint).collect();
     let total: u64 = sizes.iter().sum();
@@ -1002,7 +966,7 @@ fn known_outputs(runtime: &Runtime, p: &plugin::LoadedPlugin) -> Outputs {
     };
     let schemas = runtime
         .reader(p, &stage)
-        .and_then(|mut r| r.init("{}").and_then(|_| r.output_schemas()))
+        .and_then(|mut r| r.init("{}").and_then(|_| r.discover(&[], Vec::new())))
         .map_err(|e| e.message().to_string());
     match schemas {
         Ok(s) if !s.is_empty() => Outputs::Known(s),

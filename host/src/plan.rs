@@ -12,9 +12,11 @@
 //! straggle at the end. A file that cannot be read still becomes a split,
 //! which fails with the reason: the run reports it by name and goes on.
 
-use crate::plugin::Planning;
-use crate::plugin::reader::{InputFile, Split};
-use std::collections::BTreeSet;
+use crate::plugin::instance::CallError;
+use crate::plugin::io::InputHandle;
+use crate::plugin::reader::{Hints, InputFile, Split};
+use crate::plugin::{LoadedPlugin, Planning, ReaderInstance};
+use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -47,6 +49,13 @@ pub struct PlannedSplit {
 
 /// Expands globs into files. Errors name the glob that matched nothing.
 pub fn expand_inputs(dir: &Path, globs: &[String]) -> Result<Vec<PlannedFile>, Vec<String>> {
+    let (files, errors) = expand_inputs_partial(dir, globs);
+    if errors.is_empty() { Ok(files) } else { Err(errors) }
+}
+
+/// Expands globs into files: what the globs that work matched, and a
+/// problem per glob that is invalid or matched nothing.
+pub fn expand_inputs_partial(dir: &Path, globs: &[String]) -> (Vec<PlannedFile>, Vec<String>) {
     let mut seen = BTreeSet::new();
     let mut files = Vec::new();
     let mut errors = Vec::new();
@@ -92,7 +101,64 @@ pub fn expand_inputs(dir: &Path, globs: &[String]) -> Result<Vec<PlannedFile>, V
         }
     }
     files.sort_by(|a, b| a.shown.cmp(&b.shown));
-    if errors.is_empty() { Ok(files) } else { Err(errors) }
+    (files, errors)
+}
+
+/// Views of whole input files for a plugin's `discover` and `plan`,
+/// opened only when the plugin reads them.
+pub fn lazy_inputs(files: &[PlannedFile]) -> (Vec<InputFile>, Vec<InputHandle>) {
+    let infos = files.iter().map(PlannedFile::input_file).collect();
+    let handles = files.iter().map(|f| InputHandle::lazy(&f.path, &f.shown, f.size)).collect();
+    (infos, handles)
+}
+
+/// Why planning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The plugin's `plan` returned an error or trapped.
+    #[error("planning failed: {0}")]
+    Plugin(CallError),
+    #[error("the plugin planned two splits with id `{0}`")]
+    DuplicateSplit(String),
+    #[error("split `{split}` names input {input}, which does not exist")]
+    NoSuchInput { split: String, input: u32 },
+    #[error("split `{split}` reaches past the end of {file}")]
+    PastTheEnd { split: String, file: String },
+}
+
+/// Plans the splits of a reader over `files`, largest first: host planning
+/// for `whole-file` and `delimited` readers, the plugin's `plan` (checked:
+/// unique ids, inputs that exist, ranges inside them) for the others.
+pub fn plan_splits(
+    reader: &mut ReaderInstance,
+    plugin: &LoadedPlugin,
+    files: &[PlannedFile],
+    hints: Hints,
+) -> Result<Vec<PlannedSplit>, PlanError> {
+    let mut splits = match plugin.description.planning {
+        Planning::Plugin => {
+            let (infos, inputs) = lazy_inputs(files);
+            let splits = reader.plan(&infos, inputs, hints).map_err(PlanError::Plugin)?;
+            let mut seen = HashSet::new();
+            for s in &splits {
+                if !seen.insert(s.id.clone()) {
+                    return Err(PlanError::DuplicateSplit(s.id.clone()));
+                }
+                if let Some(i) = s.input {
+                    let f = files
+                        .get(i as usize)
+                        .ok_or_else(|| PlanError::NoSuchInput { split: s.id.clone(), input: i })?;
+                    if s.offset.checked_add(s.length).is_none_or(|end| end > f.size) {
+                        return Err(PlanError::PastTheEnd { split: s.id.clone(), file: f.shown.clone() });
+                    }
+                }
+            }
+            splits.into_iter().map(|split| PlannedSplit { split, error: None }).collect()
+        }
+        p => plan_files(files, p, hints.max_split_bytes),
+    };
+    largest_first(&mut splits);
+    Ok(splits)
 }
 
 /// Host planning for `whole-file` and `delimited` readers.

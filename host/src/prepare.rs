@@ -8,16 +8,25 @@
 //! and sink reads one stream. A transform that aggregates (`mergeable`) runs
 //! as a *partial* transformer per split and one *final* transformer; every
 //! stream downstream of it is in the final phase.
+//!
+//! Projection: a stream carries only the columns something downstream
+//! needs. A sink needs every column of its stream; a transform needs the
+//! columns it reads (WIT 0.2.0 `input-columns`) plus those it passes
+//! through that are needed after it. Readers are told the columns of their
+//! outputs (`configure`), transforms get only the columns they read, and
+//! the router re-attaches passed-through columns (see [`crate::exec::router`]).
 
 use crate::config::error::did_you_mean;
 use crate::config::{
     ConfigError, ConfigErrors, Location, Pipeline, SideTableStage, SinkStage, StageCommon, TransformStage,
 };
 use crate::ipc;
-use crate::plan::{PlannedFile, PlannedSplit};
+use crate::plan::{self, PlanError, PlannedFile, PlannedSplit};
 use crate::plugin::instance::CallError;
-use crate::plugin::{Kind, LoadedPlugin, Planning, Runtime};
-use arrow_schema::SchemaRef;
+use crate::plugin::reader::Hints;
+use crate::plugin::{Kind, LoadedPlugin, Planning, ReaderInstance, Runtime};
+use arrow_schema::{Schema, SchemaRef};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// When a stage's data flows.
@@ -34,7 +43,11 @@ pub enum Phase {
 #[derive(Debug, Clone)]
 pub struct Stream {
     pub name: String,
+    /// What flows: the declared schema, projected to the columns needed
+    /// downstream.
     pub schema: SchemaRef,
+    /// What its producer declared.
+    pub declared: SchemaRef,
     pub phase: Phase,
 }
 
@@ -52,6 +65,11 @@ pub struct PreparedTransform {
     /// The stream it reads and the one it writes.
     pub input: usize,
     pub output: usize,
+    /// The columns of the input stream it is sent, by index (`None`: all
+    /// of them).
+    pub sends: Option<Vec<usize>>,
+    /// The schema it is opened with: the input stream's, or its projection
+    /// to `sends`, as IPC.
     pub input_schema_ipc: Vec<u8>,
     pub mergeable: bool,
     /// The phase it runs in (a mergeable transform's partial half runs in
@@ -65,6 +83,12 @@ pub struct PreparedSideTable {
     pub plugin: Arc<LoadedPlugin>,
     pub output: String,
     pub schema: SchemaRef,
+    /// Every output's schema, for `configure`.
+    pub schemas: Vec<(String, SchemaRef)>,
+    /// Its input files.
+    pub files: Vec<PlannedFile>,
+    /// Its splits, when the reader plans its own.
+    pub plan: Option<Vec<PlannedSplit>>,
 }
 
 #[derive(Clone)]
@@ -85,22 +109,47 @@ pub struct Prepared {
     pub consumers: Vec<Vec<Consumer>>,
     /// The source's output streams, by output name.
     pub source_outputs: Vec<(String, usize)>,
+    /// The source's input files.
+    pub source_files: Vec<PlannedFile>,
     /// For readers that plan their own splits: the plan made while
-    /// preparing (their schemas may depend on it), reused by the run.
-    pub source_plan: Option<SourcePlan>,
-}
-
-/// Input files and the splits planned over them.
-#[derive(Debug, Clone)]
-pub struct SourcePlan {
-    pub files: Vec<PlannedFile>,
-    pub splits: Vec<PlannedSplit>,
+    /// preparing, reused by the run.
+    pub source_plan: Option<Vec<PlannedSplit>>,
 }
 
 impl Prepared {
     /// Whether anything runs in the final phase.
     pub fn has_final_phase(&self) -> bool {
         self.transforms.iter().any(|t| t.mergeable || t.phase == Phase::Final)
+    }
+
+    /// The schema each source output is configured with (what it emits).
+    pub fn source_schemas(&self) -> Vec<(String, SchemaRef)> {
+        self.source_outputs.iter().map(|(n, i)| (n.clone(), self.streams[*i].schema.clone())).collect()
+    }
+
+    /// The source's splits, largest first: those the plugin planned while
+    /// preparing, or the host's plan of the input files.
+    pub fn source_splits(&self) -> Vec<PlannedSplit> {
+        match &self.source_plan {
+            Some(splits) => splits.clone(),
+            None => {
+                let planning = self.source.description.planning;
+                let mut splits =
+                    plan::plan_files(&self.source_files, planning, self.pipeline.source.max_split_bytes);
+                plan::largest_first(&mut splits);
+                splits
+            }
+        }
+    }
+
+    /// A fresh source instance, initialised and configured: what every
+    /// worker reads with.
+    pub fn source_instance(&self, runtime: &Runtime) -> Result<ReaderInstance, CallError> {
+        let stage = &self.pipeline.source.common;
+        let mut r = runtime.reader(&self.source, stage)?;
+        r.init(&stage.options)?;
+        r.configure(&self.source_schemas())?;
+        Ok(r)
     }
 }
 
@@ -132,23 +181,25 @@ fn stage_error(stage: &StageCommon, message: impl Into<String>) -> ConfigError {
 pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, ConfigErrors> {
     let mut errors = ConfigErrors::default();
     let mut streams: Vec<Stream> = Vec::new();
+    let workers = pipeline.run.workers as u32;
 
     // The source.
     let src = &pipeline.source;
-    let started = start_reader(
-        runtime,
-        &pipeline,
-        &src.common,
-        &src.inputs,
-        src.inputs_at.clone(),
-        src.max_split_bytes,
-        "the source",
-    );
-    let (source, outs, source_plan) = started?;
+    let hints = Hints { max_split_bytes: src.max_split_bytes, workers };
+    let started =
+        start_reader(runtime, &pipeline, &src.common, &src.inputs, &src.inputs_at, hints, "the source");
+    let StartedReader { plugin: source, files: source_files, schemas: outs, plan: source_plan } =
+        match started {
+            Ok(s) => s,
+            Err(e) => {
+                errors.0.extend(e.0);
+                return Err(errors);
+            }
+        };
     let mut source_outputs = Vec::new();
     for (name, schema) in outs {
         source_outputs.push((name.clone(), streams.len()));
-        streams.push(Stream { name, schema, phase: Phase::Split });
+        streams.push(Stream { name, schema: schema.clone(), declared: schema, phase: Phase::Split });
     }
     if src.inputs.is_empty() && source.description.planning != Planning::Plugin {
         errors.push(
@@ -161,25 +212,20 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         );
     }
 
-    // Side tables: readers too.
+    // Side tables: readers too, read whole.
     let mut side_tables = Vec::new();
     for st in &pipeline.side_tables {
         let c = &st.common;
-        let (plugin, outs) = match start_reader(
-            runtime,
-            &pipeline,
-            c,
-            &st.inputs,
-            st.inputs_at.clone(),
-            u64::MAX,
-            "a side table",
-        ) {
-            Ok((plugin, outs, _)) => (plugin, outs),
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
+        let hints = Hints { max_split_bytes: u64::MAX, workers: 1 };
+        let started =
+            match start_reader(runtime, &pipeline, c, &st.inputs, &st.inputs_at, hints, "a side table") {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.0.extend(e.0);
+                    continue;
+                }
+            };
+        let outs = &started.schemas;
         let chosen = match &st.output {
             Some(name) => outs.iter().find(|(n, _)| n == name),
             None if outs.len() == 1 => outs.first(),
@@ -188,9 +234,12 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         match chosen {
             Some((name, schema)) => side_tables.push(PreparedSideTable {
                 stage: st.clone(),
-                plugin,
+                plugin: started.plugin.clone(),
                 output: name.clone(),
                 schema: schema.clone(),
+                schemas: started.schemas.clone(),
+                files: started.files,
+                plan: started.plan,
             }),
             None => errors.push(
                 ConfigError::new(format!("{}.output", c.id), "choose which output of the reader to use")
@@ -205,6 +254,8 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
 
     // Transforms, in order; each adds a stream named after it.
     let mut transforms: Vec<PreparedTransform> = Vec::new();
+    // The input columns each transform reads, by name (`None`: all).
+    let mut reads: Vec<Option<Vec<String>>> = Vec::new();
     for (i, t) in pipeline.transforms.iter().enumerate() {
         let c = &t.common;
         let default_input = match i {
@@ -251,21 +302,14 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
             .map(|s| (s.stage.name.clone(), vec![ipc::encode_schema(&s.schema).unwrap_or_default()]))
             .collect();
         let input_schema = streams[input].schema.clone();
-        let output_schema = match runtime
-            .transform(&plugin, c)
-            .and_then(|mut tr| tr.init(&c.options, &placeholders).map(|_| tr))
-        {
-            Ok(mut tr) => match tr.output_schema(&input_schema) {
-                Ok(s) => s,
-                Err(e @ CallError::Plugin { .. }) => {
-                    errors.push(option_error(c, &e));
-                    continue;
-                }
-                Err(e) => {
-                    errors.push(stage_error(c, format!("output schema: {e}")));
-                    continue;
-                }
-            },
+        let connected = runtime.transform(&plugin, c).and_then(|mut tr| {
+            tr.init(&c.options, &placeholders)?;
+            let output = tr.output_schema(&input_schema)?;
+            let columns = tr.input_columns(&input_schema)?;
+            Ok((output, columns))
+        });
+        let (output_schema, columns) = match connected {
+            Ok(x) => x,
             Err(e @ CallError::Plugin { .. }) => {
                 errors.push(option_error(c, &e));
                 continue;
@@ -275,17 +319,36 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
                 continue;
             }
         };
+        if let Some(cols) = &columns
+            && let Some(missing) = cols.iter().find(|n| input_schema.index_of(n).is_err())
+        {
+            errors.push(stage_error(
+                c,
+                format!(
+                    "the plugin reads column `{missing}`, which stream `{}` does not have",
+                    streams[input].name
+                ),
+            ));
+            continue;
+        }
         let mergeable = plugin.description.mergeable;
         let input_phase = streams[input].phase;
         let output_phase = if mergeable { Phase::Final } else { input_phase };
         let output = streams.len();
-        streams.push(Stream { name: t.name.clone(), schema: output_schema, phase: output_phase });
+        streams.push(Stream {
+            name: t.name.clone(),
+            schema: output_schema.clone(),
+            declared: output_schema,
+            phase: output_phase,
+        });
+        reads.push(columns);
         transforms.push(PreparedTransform {
             stage: t.clone(),
             plugin,
             input,
             output,
-            input_schema_ipc: ipc::encode_schema(&input_schema).unwrap_or_default(),
+            sends: None,
+            input_schema_ipc: Vec::new(),
             mergeable,
             phase: input_phase,
         });
@@ -314,6 +377,9 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
     for (i, s) in sinks.iter().enumerate() {
         consumers[s.input].push(Consumer::Sink(i));
     }
+    if errors.0.is_empty() {
+        project(&mut streams, &consumers, &mut transforms, &reads);
+    }
     errors.into_result(Prepared {
         pipeline,
         source,
@@ -323,50 +389,153 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         streams,
         consumers,
         source_outputs,
+        source_files,
         source_plan,
     })
 }
 
+/// Prunes every stream to the columns needed downstream of it, and works
+/// out which columns each transform is sent (see the module doc).
+///
+/// Streams are created in pipeline order, each from earlier ones, so one
+/// pass from the last stream to the first sees every consumer's needs
+/// before the stream's own.
+fn project(
+    streams: &mut [Stream],
+    consumers: &[Vec<Consumer>],
+    transforms: &mut [PreparedTransform],
+    reads: &[Option<Vec<String>>],
+) {
+    // Needed column names per stream; `None` is every column.
+    let mut needed: Vec<Option<BTreeSet<String>>> = vec![Some(BTreeSet::new()); streams.len()];
+    for s in (0..streams.len()).rev() {
+        let declared = streams[s].declared.clone();
+        let all: BTreeSet<String> = declared.fields().iter().map(|f| f.name().clone()).collect();
+        let mut want: Option<BTreeSet<String>> = Some(BTreeSet::new());
+        for c in &consumers[s] {
+            let add: Option<BTreeSet<String>> = match *c {
+                Consumer::Sink(_) => None,
+                Consumer::Transform(t) => match &reads[t] {
+                    None => None,
+                    Some(cols) => {
+                        // Read columns, and the columns passed through to
+                        // what is needed after the transform.
+                        let out = transforms[t].output;
+                        let after = match &needed[out] {
+                            Some(n) => n.clone(),
+                            None => streams[out].declared.fields().iter().map(|f| f.name().clone()).collect(),
+                        };
+                        let mut set: BTreeSet<String> = cols.iter().cloned().collect();
+                        set.extend(after.into_iter().filter(|n| all.contains(n)));
+                        Some(set)
+                    }
+                },
+            };
+            want = match (want, add) {
+                (Some(mut w), Some(a)) => {
+                    w.extend(a);
+                    Some(w)
+                }
+                _ => None,
+            };
+        }
+        // A stream nothing reads (an unused reader output) keeps its
+        // schema: the reader emits it and it goes nowhere.
+        if consumers[s].is_empty() || want.as_ref().is_some_and(|w| w.len() == all.len()) {
+            want = None;
+        }
+        if let Some(w) = &want {
+            let keep: Vec<usize> =
+                (0..declared.fields().len()).filter(|&i| w.contains(declared.field(i).name())).collect();
+            streams[s].schema = Arc::new(declared.project(&keep).expect("indices of its own fields"));
+        }
+        needed[s] = want;
+    }
+    for (t, tr) in transforms.iter_mut().enumerate() {
+        let schema = streams[tr.input].schema.clone();
+        tr.sends = reads[t].as_ref().and_then(|cols| {
+            let idx: Vec<usize> = (0..schema.fields().len())
+                .filter(|&i| cols.iter().any(|c| c == schema.field(i).name()))
+                .collect();
+            (idx.len() < schema.fields().len()).then_some(idx)
+        });
+        let opened: Schema = match &tr.sends {
+            Some(idx) => schema.project(idx).expect("indices of its own fields"),
+            None => (*schema).clone(),
+        };
+        tr.input_schema_ipc = ipc::encode_schema(&opened).unwrap_or_default();
+    }
+}
+
 type Schemas = Vec<(String, SchemaRef)>;
 
+/// A reader stage ready to run: its plugin, its input files, the schema of
+/// each output and, when it plans its own splits, the plan.
+struct StartedReader {
+    plugin: Arc<LoadedPlugin>,
+    files: Vec<PlannedFile>,
+    schemas: Schemas,
+    plan: Option<Vec<PlannedSplit>>,
+}
+
 /// Starts a reader stage: loads the plugin, checks it is a reader, checks
-/// its options (`init`) and asks for its output schemas. A reader that
-/// plans its own splits (sql) may learn its schema while planning (from the
-/// SQLite file it is handed), so it plans first; the plan is returned.
+/// its options (`init`), expands its inputs, asks for its output schemas
+/// (`discover`, which may read the inputs) and, for a reader that plans its
+/// own splits, plans. A 0.1.0 reader that plans learns its schema while
+/// planning (the 0.1.0 `sql` reads it from the SQLite file), so it plans
+/// first.
 #[allow(clippy::result_large_err)] // one error per pipeline, on the cold path
 fn start_reader(
     runtime: &Runtime,
     pipeline: &Pipeline,
     c: &StageCommon,
     inputs: &[String],
-    inputs_at: Option<Location>,
-    max_split_bytes: u64,
+    inputs_at: &Option<Location>,
+    hints: Hints,
     role: &str,
-) -> Result<(Arc<LoadedPlugin>, Schemas, Option<SourcePlan>), ConfigError> {
+) -> Result<StartedReader, ConfigErrors> {
     let plugin = runtime.load(&c.plugin).map_err(|e| stage_error(c, e))?;
     if plugin.description.kind != Kind::Reader {
-        return Err(stage_error(c, format!("`{}` is a transform; {role} needs a reader", c.plugin)));
+        return Err(stage_error(c, format!("`{}` is a transform; {role} needs a reader", c.plugin)).into());
+    }
+    let (files, problems) = plan::expand_inputs_partial(&pipeline.dir, inputs);
+    if !problems.is_empty() {
+        // Globs that match nothing are configuration problems, found
+        // before anything runs.
+        let mut errors = ConfigErrors::default();
+        for m in problems {
+            errors.push(
+                ConfigError::new(format!("{}.inputs", c.id), m)
+                    .at(inputs_at.clone())
+                    .hint("paths and globs are relative to the pipeline file's folder"),
+            );
+        }
+        return Err(errors);
     }
     let mut reader =
         runtime.reader(&plugin, c).and_then(|mut r| r.init(&c.options).map(|_| r)).map_err(|e| match e {
             CallError::Plugin { .. } => option_error(c, &e),
             e => stage_error(c, format!("plugin failed to start: {e}")),
         })?;
-    let plan = if plugin.description.planning == Planning::Plugin {
-        let files = crate::plan::expand_inputs(&pipeline.dir, inputs)
-            .map_err(|e| ConfigError::new(format!("{}.inputs", c.id), e.join("; ")).at(inputs_at))?;
-        let splits =
-            crate::exec::plan_splits(&mut reader, &plugin, &files, max_split_bytes).map_err(|e| match e {
-                crate::exec::PlanError::Plugin(call @ CallError::Plugin { .. }) => option_error(c, &call),
-                other => stage_error(c, other.to_string()),
-            })?;
-        Some(SourcePlan { files, splits })
-    } else {
-        None
+    let plans = plugin.description.planning == Planning::Plugin;
+    let plan_error = |e: PlanError| match e {
+        PlanError::Plugin(call @ CallError::Plugin { .. }) => option_error(c, &call),
+        other => stage_error(c, other.to_string()),
     };
-    let outs =
-        reader.output_schemas().map_err(|e| stage_error(c, format!("cannot get the output schemas: {e}")))?;
-    Ok((plugin, outs, plan))
+    let mut planned = None;
+    if plans && reader.is_v1() {
+        planned = Some(plan::plan_splits(&mut reader, &plugin, &files, hints).map_err(plan_error)?);
+    }
+    let (infos, views) = plan::lazy_inputs(&files);
+    let schemas = reader.discover(&infos, views).map_err(|e| match e {
+        CallError::Plugin { .. } => option_error(c, &e),
+        e => stage_error(c, format!("cannot get the output schemas: {e}")),
+    })?;
+    if plans && planned.is_none() {
+        reader.configure(&schemas).map_err(|e| stage_error(c, format!("configure failed: {e}")))?;
+        planned = Some(plan::plan_splits(&mut reader, &plugin, &files, hints).map_err(plan_error)?);
+    }
+    Ok(StartedReader { plugin, files, schemas, plan: planned })
 }
 
 fn resolve_input(

@@ -508,7 +508,7 @@ fn plugin_path_listing() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&inspect.stdout);
     assert_eq!(inspect.status.code(), Some(0), "{stdout}");
-    assert!(stdout.starts_with("upper 0.1.0 (transform, runtime:plugin@0.1.0)"), "{stdout}");
+    assert!(stdout.starts_with("upper 0.1.0 (transform, runtime:plugin@0.2.0)"), "{stdout}");
     assert!(stdout.contains("column  string  (required)"), "{stdout}");
     assert!(stdout.contains("depends on the input stream"), "{stdout}");
 }

@@ -47,7 +47,7 @@ path = "out/people.parquet"
     let inspect = case.run(&["plugins", "inspect", "upper.wasm"]);
     inspect.expect_code(0);
     assert!(
-        inspect.stdout().starts_with("upper 0.1.0 (transform, runtime:plugin@0.1.0)"),
+        inspect.stdout().starts_with("upper 0.1.0 (transform, runtime:plugin@0.2.0)"),
         "{}",
         inspect.stdout()
     );

@@ -10,11 +10,13 @@
 //! - `pst`: the pst-mailboxes example against libpff; damaged mailboxes.
 //! - `sql`: the `sql` reader against PostgreSQL and SQLite; kills, grants.
 //! - `cli`: command output and config errors (snapshots).
+//! - `compat`: plugins built against the released WIT 0.1.0.
 
 mod util;
 
 mod backpressure;
 mod cli;
+mod compat;
 mod external_plugin;
 mod failures;
 mod hostile;

@@ -24,8 +24,8 @@ pub mod router;
 pub mod side_tables;
 pub mod worker;
 
-use crate::plan::{self, PlannedFile, PlannedSplit};
-use crate::plugin::{LoadedPlugin, Planning, ReaderInstance, Runtime};
+use crate::plan::PlannedFile;
+use crate::plugin::Runtime;
 use crate::prepare::Prepared;
 use crate::progress::Progress;
 use crate::report::{RunReport, SplitRecord, SplitStatus};
@@ -96,81 +96,6 @@ pub struct RunOptions {
     pub resume: bool,
 }
 
-/// Why planning failed.
-#[derive(Debug)]
-pub enum PlanError {
-    /// The plugin's `plan` returned an error or trapped.
-    Plugin(crate::plugin::instance::CallError),
-    /// The host could not open an input, or the plan is inconsistent.
-    Host(String),
-}
-
-impl std::fmt::Display for PlanError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PlanError::Plugin(e) => write!(f, "planning failed: {e}"),
-            PlanError::Host(e) => f.write_str(e),
-        }
-    }
-}
-
-/// Plans the splits of a reader over `files`.
-pub fn plan_splits(
-    reader: &mut ReaderInstance,
-    plugin: &LoadedPlugin,
-    files: &[PlannedFile],
-    max_split_bytes: u64,
-) -> Result<Vec<PlannedSplit>, PlanError> {
-    let mut splits = match plugin.description.planning {
-        Planning::Plugin => {
-            let inputs = files
-                .iter()
-                .map(|f| crate::plugin::io::InputHandle::open(&f.path, &f.shown, 0, None))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| PlanError::Host(format!("cannot open an input for planning: {e}")))?;
-            let infos: Vec<_> = files.iter().map(|f| f.input_file()).collect();
-            let splits = reader.plan(&infos, inputs).map_err(PlanError::Plugin)?;
-            let mut seen = std::collections::HashSet::new();
-            for s in &splits {
-                if !seen.insert(s.id.clone()) {
-                    return Err(PlanError::Host(format!("the plugin planned two splits with id `{}`", s.id)));
-                }
-                if let Some(i) = s.input {
-                    let f = files.get(i as usize).ok_or_else(|| {
-                        PlanError::Host(format!("split `{}` names input {i}, which does not exist", s.id))
-                    })?;
-                    if s.offset.checked_add(s.length).is_none_or(|end| end > f.size) {
-                        return Err(PlanError::Host(format!(
-                            "split `{}` reaches past the end of {}",
-                            s.id, f.shown
-                        )));
-                    }
-                }
-            }
-            splits.into_iter().map(|split| PlannedSplit { split, error: None }).collect()
-        }
-        p => plan::plan_files(files, p, max_split_bytes),
-    };
-    plan::largest_first(&mut splits);
-    Ok(splits)
-}
-
-/// Expands the source's inputs and plans their splits (host planning).
-pub fn plan_source_files(
-    prepared: &Prepared,
-    runtime: &Runtime,
-) -> Result<(Vec<PlannedFile>, Vec<PlannedSplit>), String> {
-    let pipeline = &prepared.pipeline;
-    let files = plan::expand_inputs(&pipeline.dir, &pipeline.source.inputs)
-        .map_err(|e| format!("source.inputs: {}", e.join("; ")))?;
-    let stage = &pipeline.source.common;
-    let mut reader = runtime.reader(&prepared.source, stage).map_err(|e| format!("source: {e}"))?;
-    reader.init(&stage.options).map_err(|e| format!("source: {e}"))?;
-    let splits = plan_splits(&mut reader, &prepared.source, &files, pipeline.source.max_split_bytes)
-        .map_err(|e| format!("source: {e}"))?;
-    Ok((files, splits))
-}
-
 /// Runs a prepared pipeline to the end and reports what happened.
 pub fn execute(
     prepared: Arc<Prepared>,
@@ -186,7 +111,7 @@ pub fn execute(
     let mut tables = Vec::new();
     for st in &prepared.side_tables {
         progress.message(&format!("reading side table {}", st.stage.name));
-        match side_tables::read(&prepared, &runtime, st) {
+        match side_tables::read(&runtime, st) {
             Ok(t) => tables.push(t),
             Err(e) => return report.fatal(e, started),
         }
@@ -195,13 +120,8 @@ pub fn execute(
 
     // Plan (plugin-planned readers were planned while preparing).
     let pipeline = &prepared.pipeline;
-    let (files, splits) = match &prepared.source_plan {
-        Some(plan) => (plan.files.clone(), plan.splits.clone()),
-        None => match plan_source_files(&prepared, &runtime) {
-            Ok(x) => x,
-            Err(e) => return report.fatal(e, started),
-        },
-    };
+    let files = prepared.source_files.clone();
+    let splits = prepared.source_splits();
     report.splits_total = splits.len() as u64;
 
     // Open the sinks before any split runs: a table whose schema does not

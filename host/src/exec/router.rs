@@ -6,6 +6,12 @@
 //! mergeable transform there is the *partial* half and its outputs are
 //! collected as partial state) and the final phase (final transformers that
 //! merge partial states, and whatever runs after them).
+//!
+//! Projection ([`crate::prepare`]): a transform is sent only the columns it
+//! reads; a field of its output stream that its returned batch lacks is
+//! taken from the input batch it was given, by name, which requires the
+//! returned batches to hold exactly the input's rows; columns nothing
+//! downstream needs are dropped.
 
 use crate::ipc;
 use crate::plugin::TransformInstance;
@@ -14,13 +20,16 @@ use crate::prepare::{Consumer, Phase, Prepared};
 use crate::sink::{Unit, WriterMsg};
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
+use arrow_schema::SchemaRef;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
 
-/// A batch as both IPC bytes (for plugins) and decoded (for sinks). The
-/// decoded arrays point into the same bytes: nothing is copied.
+/// A batch decoded (for sinks), and as IPC bytes (for plugins) when it
+/// arrived as such: the decoded arrays point into those bytes, nothing is
+/// copied. A batch the host assembled has no bytes until a plugin needs
+/// them.
 pub struct Payload {
-    pub bytes: Arc<Vec<u8>>,
+    pub bytes: Option<Arc<Vec<u8>>>,
     pub batch: RecordBatch,
 }
 
@@ -32,8 +41,96 @@ impl Payload {
         let schema = &prepared.streams[stream].schema;
         ipc::check_schema(&batch, schema)?;
         let batch = ipc::with_schema(batch, schema).map_err(|e| e.to_string())?;
-        Ok(Payload { bytes, batch })
+        Ok(Payload { bytes: Some(bytes), batch })
     }
+
+    /// Decodes a buffer that holds the stream's *declared* columns (what a
+    /// WIT 0.1.0 reader emits, which cannot be told of a projection) and
+    /// keeps the stream's columns.
+    pub fn decode_declared(bytes: Vec<u8>, prepared: &Prepared, stream: usize) -> Result<Payload, String> {
+        let s = &prepared.streams[stream];
+        if Arc::ptr_eq(&s.schema, &s.declared) {
+            return Payload::decode(bytes, prepared, stream);
+        }
+        let batch = ipc::decode_batch(bytes)?;
+        ipc::check_schema(&batch, &s.declared)?;
+        let batch = project_to(&batch, &s.schema)?;
+        Ok(Payload { bytes: None, batch })
+    }
+
+    /// The IPC bytes of the columns `columns` (all of them when `None`).
+    fn ipc(&self, columns: Option<&[usize]>) -> Result<Arc<Vec<u8>>, String> {
+        match (columns, &self.bytes) {
+            (None, Some(b)) => Ok(b.clone()),
+            (None, None) => Ok(Arc::new(ipc::encode_batch(&self.batch).map_err(|e| e.to_string())?)),
+            (Some(idx), _) => {
+                let projected = self.batch.project(idx).map_err(|e| e.to_string())?;
+                Ok(Arc::new(ipc::encode_batch(&projected).map_err(|e| e.to_string())?))
+            }
+        }
+    }
+}
+
+/// The columns of `schema`, by name, from `batch` (which has them all).
+fn project_to(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| batch.column_by_name(f.name()).cloned().ok_or_else(|| format!("no column `{}`", f.name())))
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+}
+
+/// Builds a batch of `schema` from what a transform returned (`produced`,
+/// whose columns win) and the input batch it was given (for the columns it
+/// passed through, which need `produced` to hold the input's rows).
+/// `declared` is the transform's whole output schema, of which `schema` is
+/// the part needed downstream.
+fn assemble(
+    schema: &SchemaRef,
+    declared: &SchemaRef,
+    produced: &RecordBatch,
+    input: Option<&RecordBatch>,
+) -> Result<RecordBatch, String> {
+    // A column the output schema does not declare is a wrong schema, not
+    // something to pass through: say so as for any mismatch.
+    if produced.schema().fields().iter().any(|f| declared.field_with_name(f.name()).is_err()) {
+        ipc::check_schema(produced, declared)?;
+    }
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        if let Some(c) = produced.column_by_name(f.name()) {
+            columns.push(c.clone());
+            continue;
+        }
+        let Some(input) = input else {
+            return Err(format!("a batch from `finish` lacks column `{}`", f.name()));
+        };
+        let Some(c) = input.column_by_name(f.name()) else {
+            return Err(format!(
+                "the batch lacks column `{}`, which its input does not have either",
+                f.name()
+            ));
+        };
+        if produced.num_rows() != input.num_rows() {
+            return Err(format!(
+                "the batch lacks column `{}` (passed through from the input), but holds {} rows for an input \
+                 of {}: a transform that passes columns through must return exactly its input's rows",
+                f.name(),
+                produced.num_rows(),
+                input.num_rows()
+            ));
+        }
+        columns.push(c.clone());
+    }
+    let batch = RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(produced.num_rows())),
+    )
+    .map_err(|e| e.to_string())?;
+    ipc::check_schema(&batch, schema)?;
+    Ok(batch)
 }
 
 /// An Arrow buffer over bytes shared with an `Arc<Vec<u8>>`, so they can
@@ -117,22 +214,33 @@ impl Router {
                     self.writer.send(msg).map_err(|_| RouteError("the writer has stopped".into()))?;
                 }
                 Consumer::Transform(t) => {
-                    let Some(slot) = self.slots[t].as_mut() else { continue };
+                    if self.slots[t].is_none() {
+                        continue;
+                    }
+                    let bytes = payload
+                        .ipc(prepared.transforms[t].sends.as_deref())
+                        .map_err(|e| self.stage_error(t, e))?;
+                    let slot = self.slots[t].as_mut().expect("checked above");
                     let open = slot.open.ok_or_else(|| {
                         RouteError(format!("{}: no open transformer", prepared.transforms[t].stage.common.id))
                     })?;
-                    let outs =
-                        slot.instance.process(open, &payload.bytes).map_err(|e| self.stage_error(t, e))?;
-                    self.outputs(t, outs)?;
+                    let outs = slot.instance.process(open, &bytes).map_err(|e| self.stage_error(t, e))?;
+                    self.outputs(t, outs, Some(&payload.batch))?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Handles what transform `t` returned: partial state is kept, anything
-    /// else is checked and routed on.
-    fn outputs(&mut self, t: usize, outs: Vec<Vec<u8>>) -> Result<(), RouteError> {
+    /// Handles what transform `t` returned for `input` (`None` from
+    /// `finish`): partial state is kept, anything else is checked and
+    /// routed on.
+    fn outputs(
+        &mut self,
+        t: usize,
+        outs: Vec<Vec<u8>>,
+        input: Option<&RecordBatch>,
+    ) -> Result<(), RouteError> {
         let tr = &self.prepared.transforms[t];
         let limit = tr.stage.common.limits.output_bytes;
         let partial = tr.mergeable && self.unit != Unit::Final;
@@ -150,10 +258,35 @@ impl Router {
                 self.states[t].push(out);
                 continue;
             }
-            let payload = Payload::decode(out, &self.prepared, output).map_err(|e| self.stage_error(t, e))?;
+            let payload = self.output_payload(t, out, output, input).map_err(|e| self.stage_error(t, e))?;
             self.route(output, &payload)?;
         }
         Ok(())
+    }
+
+    /// A returned batch as a payload of stream `output`: as it is when it
+    /// holds exactly the stream's columns, else assembled (passed-through
+    /// columns re-attached, unneeded ones dropped).
+    fn output_payload(
+        &self,
+        t: usize,
+        out: Vec<u8>,
+        output: usize,
+        input: Option<&RecordBatch>,
+    ) -> Result<Payload, String> {
+        if self.prepared.transforms[t].plugin.is_wit_v1() {
+            // 0.1.0 has no passing through: the batch holds every column.
+            return Payload::decode_declared(out, &self.prepared, output);
+        }
+        let schema = &self.prepared.streams[output].schema;
+        let bytes = Arc::new(out);
+        let produced = ipc::decode_buffer(shared_buffer(&bytes))?;
+        if ipc::check_schema(&produced, schema).is_ok() {
+            let batch = ipc::with_schema(produced, schema).map_err(|e| e.to_string())?;
+            return Ok(Payload { bytes: Some(bytes), batch });
+        }
+        let batch = assemble(schema, &self.prepared.streams[output].declared, &produced, input)?;
+        Ok(Payload { bytes: None, batch })
     }
 
     /// Merges partial states into final transformer `t`.
@@ -177,7 +310,7 @@ impl Router {
             let Some(slot) = self.slots[t].as_mut() else { continue };
             let Some(open) = slot.open else { continue };
             let outs = slot.instance.finish(open).map_err(|e| self.stage_error(t, e))?;
-            self.outputs(t, outs)?;
+            self.outputs(t, outs, None)?;
         }
         self.close_all();
         Ok(())

@@ -3,12 +3,11 @@
 //! transforms that list them. A side table must be read completely: any
 //! failed split fails the run, since every join would silently miss rows.
 
-use super::plan_splits;
 use crate::plan;
 use crate::plugin::Runtime;
 use crate::plugin::io::InputHandle;
 use crate::plugin::state::{Emit, EmitError, Reject};
-use crate::prepare::{Prepared, PreparedSideTable};
+use crate::prepare::PreparedSideTable;
 use crate::{config::units::ByteSize, ipc};
 use arrow_schema::SchemaRef;
 use std::any::Any;
@@ -60,15 +59,17 @@ impl Emit for Collector {
 }
 
 /// Reads one side table completely.
-pub fn read(prepared: &Prepared, runtime: &Runtime, st: &PreparedSideTable) -> Result<SideTableData, String> {
+pub fn read(runtime: &Runtime, st: &PreparedSideTable) -> Result<SideTableData, String> {
     let stage = &st.stage;
     let c = &stage.common;
-    let files = plan::expand_inputs(&prepared.pipeline.dir, &stage.inputs)
-        .map_err(|e| format!("{}.inputs: {}", c.id, e.join("; ")))?;
+    let files = &st.files;
     let mut reader = runtime.reader(&st.plugin, c).map_err(|e| format!("{}: {e}", c.id))?;
     reader.init(&c.options).map_err(|e| format!("{}: {e}", c.id))?;
-    let splits =
-        plan_splits(&mut reader, &st.plugin, &files, u64::MAX).map_err(|e| format!("{}: {e}", c.id))?;
+    reader.configure(&st.schemas).map_err(|e| format!("{}: {e}", c.id))?;
+    let splits = match &st.plan {
+        Some(splits) => splits.clone(),
+        None => plan::plan_files(files, st.plugin.description.planning, u64::MAX),
+    };
     let mut collector = Box::new(Collector {
         output: st.output.clone(),
         schema: st.schema.clone(),

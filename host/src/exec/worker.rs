@@ -48,8 +48,12 @@ impl Emit for Downstream {
                 known.join(", ")
             )));
         };
-        let payload = Payload::decode(ipc, &prepared, stream)
-            .map_err(|e| EmitError::Fatal(format!("output `{output}`: {e}")))?;
+        let payload = if prepared.source.is_wit_v1() {
+            Payload::decode_declared(ipc, &prepared, stream)
+        } else {
+            Payload::decode(ipc, &prepared, stream)
+        }
+        .map_err(|e| EmitError::Fatal(format!("output `{output}`: {e}")))?;
         self.rows += payload.batch.num_rows() as u64;
         self.router.route(stream, &payload).map_err(|e| EmitError::Soft(e.0))
     }
@@ -65,9 +69,7 @@ impl Worker {
             self.reader = None;
         }
         if self.reader.is_none() {
-            let stage = &ctx.prepared.pipeline.source.common;
-            let mut r = ctx.runtime.reader(&ctx.prepared.source, stage).map_err(|e| e.to_string())?;
-            r.init(&stage.options).map_err(|e| format!("source: init failed: {e}"))?;
+            let r = ctx.prepared.source_instance(&ctx.runtime).map_err(|e| format!("source: {e}"))?;
             self.reader = Some(r);
         }
         Ok(self.reader.as_mut().expect("set above"))
@@ -149,7 +151,7 @@ impl Worker {
         if let Some(e) = &planned.error {
             return Err((
                 CallError::Plugin {
-                    kind: crate::plugin::bindings::types::ErrorKind::Io,
+                    kind: crate::plugin::instance::ErrorKind::Io,
                     message: e.clone(),
                     retryable: false,
                 },
@@ -176,7 +178,7 @@ impl Worker {
                     let _ = ctx.writer.send(WriterMsg::Abort(unit));
                     return Err((
                         CallError::Plugin {
-                            kind: crate::plugin::bindings::types::ErrorKind::Io,
+                            kind: crate::plugin::instance::ErrorKind::Io,
                             message: format!("cannot open {}: {e}", f.shown),
                             retryable: false,
                         },

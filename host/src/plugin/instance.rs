@@ -13,7 +13,6 @@
 //! `emit` runs on the reader's thread, below the reader's frames): running
 //! out would abort the whole process, refusing fails one split.
 
-use super::bindings::types::{ErrorKind, PluginError};
 use super::state::HostState;
 use crate::config::StageCommon;
 use crate::config::units::ByteSize;
@@ -23,6 +22,26 @@ use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 
 /// How often the engine's epoch advances (see [`super::engine`]).
 pub const TICK: Duration = Duration::from_millis(10);
+
+/// What kind of failure a plugin reported (WIT `error-kind`, the same in
+/// every version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidOptions,
+    InvalidInput,
+    Unsupported,
+    Io,
+    Internal,
+}
+
+/// An error the host returns to a plugin from an import (WIT
+/// `plugin-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub retryable: bool,
+}
 
 /// Why a call into a plugin did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +72,6 @@ impl CallError {
         match self {
             CallError::Plugin { message, .. } | CallError::Trap(message) => message,
         }
-    }
-}
-
-impl From<PluginError> for CallError {
-    fn from(e: PluginError) -> Self {
-        CallError::Plugin { kind: e.kind, message: e.message, retryable: e.retryable }
     }
 }
 
@@ -114,9 +127,9 @@ fn ticks(d: Duration) -> u64 {
 impl<B> Instance<B> {
     /// Runs one call into the plugin within the stage's time budget for the
     /// current split, turning traps into precise reasons.
-    pub fn call<R>(
+    pub fn call<R, E: Into<CallError>>(
         &mut self,
-        f: impl FnOnce(&mut Store<HostState>, &B) -> wasmtime::Result<Result<R, PluginError>>,
+        f: impl FnOnce(&mut Store<HostState>, &B) -> wasmtime::Result<Result<R, E>>,
     ) -> Result<R, CallError> {
         if self.poisoned {
             return Err(CallError::Trap("instance was discarded after an earlier trap".into()));

@@ -2,23 +2,11 @@
 //! log (rate-limited, capped, tagged with stage and split), progress
 //! counters to the split's statistics.
 
-use super::bindings::reader::runtime::plugin::log::{Host, Level};
+use super::bindings::{v1, v2};
 use super::state::HostState;
 
-impl Host for HostState {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let level = match level {
-            Level::Trace => tracing::Level::TRACE,
-            Level::Debug => tracing::Level::DEBUG,
-            Level::Info => tracing::Level::INFO,
-            Level::Warn => tracing::Level::WARN,
-            Level::Error => tracing::Level::ERROR,
-        };
-        self.log_line(level, &message);
-        Ok(())
-    }
-
-    fn progress(&mut self, counter: String, delta: u64) -> wasmtime::Result<()> {
+impl HostState {
+    fn add_progress(&mut self, counter: String, delta: u64) {
         // A plugin could invent endless counter names; keep a bounded set.
         let counters = &mut self.call.counters;
         if counters.len() < 64 || counters.contains_key(&counter) {
@@ -26,8 +14,26 @@ impl Host for HostState {
             let c = counters.entry(name).or_default();
             *c = c.saturating_add(delta);
         }
-        Ok(())
     }
 }
 
-impl super::bindings::reader::runtime::plugin::types::Host for HostState {}
+/// The WIT `log` (and type-only `types`) traits of one version.
+macro_rules! log_host {
+    ($($plugin:ident)::+) => {
+        impl $($plugin)::+::log::Host for HostState {
+            fn log(&mut self, level: $($plugin)::+::log::Level, message: String) -> wasmtime::Result<()> {
+                self.log_line(level.into(), &message);
+                Ok(())
+            }
+            fn progress(&mut self, counter: String, delta: u64) -> wasmtime::Result<()> {
+                self.add_progress(counter, delta);
+                Ok(())
+            }
+        }
+
+        impl $($plugin)::+::types::Host for HostState {}
+    };
+}
+
+log_host!(v1::reader::runtime::plugin);
+log_host!(v2::reader::runtime::plugin);

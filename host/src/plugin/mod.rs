@@ -14,6 +14,7 @@ pub mod bindings;
 pub mod blocking;
 pub mod bundled;
 pub mod cache;
+mod convert;
 pub mod engine;
 pub mod instance;
 pub mod io;
@@ -24,9 +25,7 @@ pub mod state;
 pub mod transform;
 
 use crate::config::{PluginRef, StageCommon};
-use bindings::reader::{ReaderPlugin, ReaderPluginPre};
-use bindings::transform::{TransformPlugin, TransformPluginPre};
-use bindings::types as wit;
+use bindings::{v1, v2};
 use engine::{EngineSettings, Ticker};
 use instance::{CallError, Instance, new_store};
 use state::HostState;
@@ -36,11 +35,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
 
-pub use reader::ReaderInstance;
-pub use transform::TransformInstance;
+pub use reader::{ReaderBindings, ReaderInstance};
+pub use transform::{TransformBindings, TransformInstance};
 
-/// The WIT package version this host implements.
-pub const WIT_PACKAGE: &str = "runtime:plugin@0.1.0";
+/// The WIT package version this host implements (and plugins are built
+/// against by the SDK).
+pub const WIT_PACKAGE: &str = "runtime:plugin@0.2.0";
+/// Every WIT package version this host runs plugins of.
+pub const WIT_PACKAGES: &[&str] = &["runtime:plugin@0.1.0", "runtime:plugin@0.2.0"];
 
 /// Whether a plugin reads or transforms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -91,54 +93,12 @@ pub enum Planning {
     Plugin,
 }
 
-impl Description {
-    fn from_wit(i: wit::PluginInfo, wit_package: String) -> Self {
-        Description {
-            name: i.name,
-            version: i.version,
-            kind: match i.kind {
-                wit::PluginKind::Reader => Kind::Reader,
-                wit::PluginKind::Transform => Kind::Transform,
-            },
-            description: i.description,
-            options: i
-                .options
-                .into_iter()
-                .map(|o| OptionDoc {
-                    name: o.name,
-                    type_name: o.type_name,
-                    default: o.default_value,
-                    required: o.required,
-                    description: o.description,
-                })
-                .collect(),
-            outputs: i.outputs,
-            planning: match i.planning {
-                wit::Planning::WholeFile => Planning::WholeFile,
-                wit::Planning::Delimited(b) => Planning::Delimited(b),
-                wit::Planning::Plugin => Planning::Plugin,
-            },
-            mergeable: i.mergeable,
-            capabilities: i
-                .capabilities
-                .into_iter()
-                .map(|c| CapabilityDoc {
-                    kind: match c.kind {
-                        wit::CapabilityKind::Network => "network".into(),
-                        wit::CapabilityKind::Environment => "environment".into(),
-                    },
-                    reason: c.reason,
-                })
-                .collect(),
-            wit_package,
-        }
-    }
-}
-
 /// A compiled, pre-linked component.
 pub enum Pre {
-    Reader(ReaderPluginPre<HostState>),
-    Transform(TransformPluginPre<HostState>),
+    ReaderV1(v1::reader::ReaderPluginPre<HostState>),
+    ReaderV2(v2::reader::ReaderPluginPre<HostState>),
+    TransformV1(v1::transform::TransformPluginPre<HostState>),
+    TransformV2(v2::transform::TransformPluginPre<HostState>),
 }
 
 /// A plugin ready to instantiate.
@@ -150,6 +110,14 @@ pub struct LoadedPlugin {
     pub load_time: Duration,
     pub from_cache: bool,
     pub size: usize,
+}
+
+impl LoadedPlugin {
+    /// Whether the component was built against WIT 0.1.0 (no discovery,
+    /// projection or passing columns through).
+    pub fn is_wit_v1(&self) -> bool {
+        matches!(self.pre, Pre::ReaderV1(_) | Pre::TransformV1(_))
+    }
 }
 
 /// Compiles and instantiates plugins for one run.
@@ -216,14 +184,26 @@ pub fn plugin_bytes(r: &PluginRef) -> Result<Vec<u8>, String> {
 impl Runtime {
     pub fn new(settings: &EngineSettings) -> anyhow::Result<Self> {
         let engine = engine::build(settings).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // One linker per kind, holding the imports of every WIT version.
+        let err = |e: wasmtime::Error| anyhow::anyhow!("{e}");
         let mut reader_linker = Linker::new(&engine);
-        blocking::add_to_linker(&mut reader_linker).map_err(|e| anyhow::anyhow!("{e}"))?;
-        ReaderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut reader_linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        blocking::add_to_linker(&mut reader_linker).map_err(err)?;
+        v1::reader::ReaderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut reader_linker, |s| s)
+            .map_err(err)?;
+        v2::reader::ReaderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut reader_linker, |s| s)
+            .map_err(err)?;
         let mut transform_linker = Linker::new(&engine);
-        blocking::add_to_linker(&mut transform_linker).map_err(|e| anyhow::anyhow!("{e}"))?;
-        TransformPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut transform_linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        blocking::add_to_linker(&mut transform_linker).map_err(err)?;
+        v1::transform::TransformPlugin::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut transform_linker,
+            |s| s,
+        )
+        .map_err(err)?;
+        v2::transform::TransformPlugin::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut transform_linker,
+            |s| s,
+        )
+        .map_err(err)?;
         let ticker = Ticker::start(&engine);
         Ok(Runtime {
             engine,
@@ -258,14 +238,23 @@ impl Runtime {
         let exports: Vec<String> =
             component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
         let find = |iface: &str| exports.iter().find(|e| e.starts_with(&format!("runtime:plugin/{iface}@")));
+        let link = |e| link_error(&reference, e);
         let (pre, package) = if let Some(e) = find("reader") {
-            let pre =
-                self.reader_linker.instantiate_pre(&component).map_err(|e| link_error(&reference, e))?;
-            (Pre::Reader(ReaderPluginPre::new(pre).map_err(|e| link_error(&reference, e))?), e.clone())
+            let pre = self.reader_linker.instantiate_pre(&component).map_err(link)?;
+            let pre = match version_of(e) {
+                "0.1.0" => Pre::ReaderV1(v1::reader::ReaderPluginPre::new(pre).map_err(link)?),
+                "0.2.0" => Pre::ReaderV2(v2::reader::ReaderPluginPre::new(pre).map_err(link)?),
+                other => return Err(unknown_version(&reference, other)),
+            };
+            (pre, e.clone())
         } else if let Some(e) = find("transform") {
-            let pre =
-                self.transform_linker.instantiate_pre(&component).map_err(|e| link_error(&reference, e))?;
-            (Pre::Transform(TransformPluginPre::new(pre).map_err(|e| link_error(&reference, e))?), e.clone())
+            let pre = self.transform_linker.instantiate_pre(&component).map_err(link)?;
+            let pre = match version_of(e) {
+                "0.1.0" => Pre::TransformV1(v1::transform::TransformPluginPre::new(pre).map_err(link)?),
+                "0.2.0" => Pre::TransformV2(v2::transform::TransformPluginPre::new(pre).map_err(link)?),
+                other => return Err(unknown_version(&reference, other)),
+            };
+            (pre, e.clone())
         } else {
             return Err(format!(
                 "`{reference}` exports neither runtime:plugin/reader nor runtime:plugin/transform (it exports: {}); \
@@ -279,13 +268,15 @@ impl Runtime {
         let load_time = started.elapsed();
         let stage = describe_stage();
         let info = match &pre {
-            Pre::Reader(p) => self.instantiate(&stage, |s| p.instantiate(s)).and_then(|mut i| i.describe()),
-            Pre::Transform(p) => {
-                self.instantiate(&stage, |s| p.instantiate(s)).and_then(|mut i| i.describe())
+            Pre::ReaderV1(_) | Pre::ReaderV2(_) => {
+                self.reader_for(&pre, &stage).expect("a reader").and_then(|mut i| i.describe())
+            }
+            Pre::TransformV1(_) | Pre::TransformV2(_) => {
+                self.transform_for(&pre, &stage).expect("a transform").and_then(|mut i| i.describe())
             }
         }
         .map_err(|e| format!("`{reference}`: describe failed: {e}"))?;
-        let description = Description::from_wit(info, wit_package);
+        let description = Description { wit_package, ..info };
         Ok(LoadedPlugin { reference, description, pre, load_time, from_cache, size: bytes.len() })
     }
 
@@ -311,12 +302,9 @@ impl Runtime {
 
     /// A fresh reader instance for `stage`.
     pub fn reader(&self, plugin: &LoadedPlugin, stage: &StageCommon) -> Result<ReaderInstance, CallError> {
-        match &plugin.pre {
-            Pre::Reader(p) => self.instantiate(stage, |s| p.instantiate(s)),
-            Pre::Transform(_) => {
-                Err(CallError::Trap(format!("`{}` is a transform, not a reader", plugin.reference)))
-            }
-        }
+        self.reader_for(&plugin.pre, stage).unwrap_or_else(|| {
+            Err(CallError::Trap(format!("`{}` is a transform, not a reader", plugin.reference)))
+        })
     }
 
     /// A fresh transform instance for `stage`.
@@ -325,17 +313,50 @@ impl Runtime {
         plugin: &LoadedPlugin,
         stage: &StageCommon,
     ) -> Result<TransformInstance, CallError> {
-        match &plugin.pre {
-            Pre::Transform(p) => self.instantiate(stage, |s| p.instantiate(s)),
-            Pre::Reader(_) => {
-                Err(CallError::Trap(format!("`{}` is a reader, not a transform", plugin.reference)))
-            }
-        }
+        self.transform_for(&plugin.pre, stage).unwrap_or_else(|| {
+            Err(CallError::Trap(format!("`{}` is a reader, not a transform", plugin.reference)))
+        })
+    }
+
+    /// A reader instance of a pre-linked component; `None` when the
+    /// component is a transform.
+    fn reader_for(&self, pre: &Pre, stage: &StageCommon) -> Option<Result<ReaderInstance, CallError>> {
+        Some(match pre {
+            Pre::ReaderV1(p) => self.instantiate(stage, |s| p.instantiate(s).map(ReaderBindings::V1)),
+            Pre::ReaderV2(p) => self.instantiate(stage, |s| p.instantiate(s).map(ReaderBindings::V2)),
+            Pre::TransformV1(_) | Pre::TransformV2(_) => return None,
+        })
+    }
+
+    /// A transform instance of a pre-linked component; `None` when the
+    /// component is a reader.
+    fn transform_for(&self, pre: &Pre, stage: &StageCommon) -> Option<Result<TransformInstance, CallError>> {
+        Some(match pre {
+            Pre::TransformV1(p) => self.instantiate(stage, |s| p.instantiate(s).map(TransformBindings::V1)),
+            Pre::TransformV2(p) => self.instantiate(stage, |s| p.instantiate(s).map(TransformBindings::V2)),
+            Pre::ReaderV1(_) | Pre::ReaderV2(_) => return None,
+        })
     }
 }
 
 fn link_error(r: &PluginRef, e: wasmtime::Error) -> String {
-    format!("`{r}` cannot be linked: {e:#}. Plugins may import only {WIT_PACKAGE} and WASI 0.2 interfaces")
+    format!(
+        "`{r}` cannot be linked: {e:#}. Plugins may import only {} and WASI 0.2 interfaces",
+        WIT_PACKAGES.join(" or ")
+    )
+}
+
+/// The version of an export name such as `runtime:plugin/reader@0.2.0`.
+fn version_of(export: &str) -> &str {
+    export.rsplit_once('@').map_or("", |(_, v)| v)
+}
+
+fn unknown_version(r: &PluginRef, version: &str) -> String {
+    format!(
+        "`{r}` was built against runtime:plugin@{version}, which this runtime does not know (it runs {}); \
+         rebuild the plugin with this runtime's SDK or upgrade the runtime",
+        WIT_PACKAGES.join(", ")
+    )
 }
 
 /// The stage used to run `describe` (default limits, no grants).

@@ -84,6 +84,23 @@ impl Transform for Aggregate {
         Ok(Layout::from_input(&self.config, input)?.output_schema)
     }
 
+    /// The group keys and the aggregated columns: the host sends only these.
+    fn input_columns(&self, input: &SchemaRef) -> Result<Option<Vec<String>>> {
+        let mut names: Vec<String> = Vec::new();
+        let used = self
+            .config
+            .group_by
+            .iter()
+            .chain(self.config.aggregates.iter().filter_map(|a| a.column.as_ref()));
+        for name in used {
+            // A name the input lacks is reported by `output_schema`.
+            if !names.contains(name) && input.index_of(name).is_ok() {
+                names.push(name.clone());
+            }
+        }
+        Ok(Some(names))
+    }
+
     fn open(&self, input: SchemaRef, mode: Mode) -> Result<AggregateTransformer> {
         let layout = match (Layout::from_input(&self.config, &input), mode) {
             (Ok(layout), _) => Some(Arc::new(layout)),

@@ -150,13 +150,19 @@ impl Transform for Labels {
         Ok(schema::plan(&self.shared.config, &self.shared.sides, input)?.output_schema)
     }
 
+    /// The labels column and the lookup keys: the host passes every other
+    /// column through (the transformer returns only the output column).
+    fn input_columns(&self, _input: &SchemaRef) -> Result<Option<Vec<String>>> {
+        Ok(Some(schema::reads(&self.shared.config)))
+    }
+
     fn open(&self, input: SchemaRef, mode: Mode) -> Result<LabelsTransformer> {
         if mode != Mode::Single {
             return Err(Error::internal(format!(
                 "labels is not mergeable; it cannot be opened in {mode:?} mode"
             )));
         }
-        schema::plan(&self.shared.config, &self.shared.sides, &input)?;
+        schema::plan_produced(&self.shared.config, &self.shared.sides, &input)?;
         Ok(LabelsTransformer::new(Arc::clone(&self.shared)))
     }
 }

@@ -26,9 +26,71 @@ pub struct Plan {
     pub output_schema: SchemaRef,
 }
 
+/// The input columns the transform reads: the labels column and every
+/// lookup key, each once. With the host's projection (WIT 0.2.0) these are
+/// all it is sent; every other column is passed through by the host.
+pub fn reads(config: &Config) -> Vec<String> {
+    let mut names = vec![config.column.clone()];
+    for l in &config.lookups {
+        for k in &l.key {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+    }
+    names
+}
+
+/// Plans the batches a transformer returns for input of `input`'s schema
+/// (what [`reads`] names): only the output column; the host re-attaches
+/// the kept input columns (the output schema is [`plan`]'s).
+pub fn plan_produced(config: &Config, sides: &[SideIndex], input: &Schema) -> Result<Plan> {
+    let mut errors = Vec::new();
+    let column = check_column(config, input, &mut errors);
+    check_lookups(config, sides, input, &mut errors);
+    match column {
+        Some(column) if errors.is_empty() => {
+            let field = Field::new(&config.output, output_type(config.dictionary), false);
+            Ok(Plan { kept: Vec::new(), column, output_schema: Arc::new(Schema::new(vec![field])) })
+        }
+        _ => Err(Error::invalid_options(errors.join("; "))),
+    }
+}
+
 /// Checks `input` against the options and side tables and plans the output.
 pub fn plan(config: &Config, sides: &[SideIndex], input: &Schema) -> Result<Plan> {
     let mut errors = Vec::new();
+    let column = check_column(config, input, &mut errors);
+    for name in &config.drop {
+        if input.index_of(name).is_err() {
+            errors.push(format!(
+                "drop: column `{name}` is not in the input (columns: {})",
+                column_names(input)
+            ));
+        }
+    }
+    check_lookups(config, sides, input, &mut errors);
+    let kept: Vec<usize> =
+        (0..input.fields().len()).filter(|&i| !config.drop.contains(input.field(i).name())).collect();
+    if kept.iter().any(|&i| input.field(i).name() == &config.output) {
+        errors.push(format!(
+            "output: column `{}` is already in the input; drop it or choose another name",
+            config.output
+        ));
+    }
+    match column {
+        Some(column) if errors.is_empty() => {
+            let mut fields: Vec<Field> = kept.iter().map(|&i| input.field(i).clone()).collect();
+            fields.push(Field::new(&config.output, output_type(config.dictionary), false));
+            let output_schema = Arc::new(Schema::new_with_metadata(fields, input.metadata().clone()));
+            Ok(Plan { kept, column, output_schema })
+        }
+        _ => Err(Error::invalid_options(errors.join("; "))),
+    }
+}
+
+/// Checks the labels column's type; its index when it is usable.
+fn check_column(config: &Config, input: &Schema, errors: &mut Vec<String>) -> Option<usize> {
     let column = match input.index_of(&config.column) {
         Ok(i) if StrColumn::supports(input.field(i).data_type()) => Some(i),
         Ok(i) => {
@@ -48,14 +110,11 @@ pub fn plan(config: &Config, sides: &[SideIndex], input: &Schema) -> Result<Plan
             None
         }
     };
-    for name in &config.drop {
-        if input.index_of(name).is_err() {
-            errors.push(format!(
-                "drop: column `{name}` is not in the input (columns: {})",
-                column_names(input)
-            ));
-        }
-    }
+    column
+}
+
+/// Checks the lookup keys' classes against the side tables.
+fn check_lookups(config: &Config, sides: &[SideIndex], input: &Schema, errors: &mut Vec<String>) {
     for (i, (lookup, side)) in config.lookups.iter().zip(sides).enumerate() {
         match key_classes(input, &lookup.key, "the input") {
             Err(e) => errors.push(format!("lookups[{i}]: {}", e.message)),
@@ -74,23 +133,6 @@ pub fn plan(config: &Config, sides: &[SideIndex], input: &Schema) -> Result<Plan
                 }
             }
         }
-    }
-    let kept: Vec<usize> =
-        (0..input.fields().len()).filter(|&i| !config.drop.contains(input.field(i).name())).collect();
-    if kept.iter().any(|&i| input.field(i).name() == &config.output) {
-        errors.push(format!(
-            "output: column `{}` is already in the input; drop it or choose another name",
-            config.output
-        ));
-    }
-    match column {
-        Some(column) if errors.is_empty() => {
-            let mut fields: Vec<Field> = kept.iter().map(|&i| input.field(i).clone()).collect();
-            fields.push(Field::new(&config.output, output_type(config.dictionary), false));
-            let output_schema = Arc::new(Schema::new_with_metadata(fields, input.metadata().clone()));
-            Ok(Plan { kept, column, output_schema })
-        }
-        _ => Err(Error::invalid_options(errors.join("; "))),
     }
 }
 

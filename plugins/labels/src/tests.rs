@@ -5,7 +5,7 @@ use super::*;
 use arrow_array::cast::AsArray;
 use arrow_array::{BooleanArray, Date32Array, Int32Array, Int64Array, LargeStringArray, RecordBatch};
 use runtime_plugin_sdk::options::parse;
-use runtime_plugin_sdk::transform::Transformer;
+use runtime_plugin_sdk::transform::{Transformer, run_like_host};
 
 const POD_USAGE_OPTIONS: &str = r#"{
     "column": "pod_labels", "output": "labels",
@@ -62,9 +62,7 @@ fn input(rows: &[(i32, &str, &str, Option<&str>)]) -> RecordBatch {
 }
 
 fn run(transform: &Labels, batch: RecordBatch) -> Result<Vec<String>> {
-    let mut transformer = transform.open(batch.schema(), Mode::Single)?;
-    let out = transformer.process(batch)?;
-    assert!(transformer.finish()?.is_empty());
+    let out = run_like_host(transform, &[batch])?;
     assert_eq!(out.len(), 1);
     let column = out[0].column_by_name("labels").unwrap().as_string::<i32>();
     Ok(column.iter().map(|v| v.unwrap().to_string()).collect())
@@ -107,8 +105,7 @@ fn output_schema_and_columns() {
     let transform = labels(POD_USAGE_OPTIONS);
     let batch = input(&[(1, "ns1", "n1", None)]);
     let expected = transform.output_schema(&batch.schema()).unwrap();
-    let mut transformer = transform.open(batch.schema(), Mode::Single).unwrap();
-    let out = transformer.process(batch).unwrap().remove(0);
+    let out = run_like_host(&transform, &[batch]).unwrap().remove(0);
     assert_eq!(out.schema(), expected);
     let names: Vec<&str> = expected.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["usage_date", "namespace", "node", "labels"]);
@@ -216,8 +213,7 @@ fn other_key_and_label_column_types() {
         ("own", Arc::new(LargeStringArray::from(vec![Some(r#"{"x": "1"}"#), None, None]))),
     ])
     .unwrap();
-    let mut transformer = transform.open(batch.schema(), Mode::Single).unwrap();
-    let out = transformer.process(batch).unwrap().remove(0);
+    let out = run_like_host(&transform, &[batch]).unwrap().remove(0);
     assert_eq!(out.num_columns(), 4, "drop = [] keeps the labels column");
     let merged = out.column_by_name("merged").unwrap().as_string::<i32>();
     let values: Vec<&str> = merged.iter().map(Option::unwrap).collect();
@@ -266,8 +262,7 @@ fn dictionary_output_holds_the_same_values() {
         let transform = labels(&options);
         let batch = input(&rows);
         let expected_schema = transform.output_schema(&batch.schema()).unwrap();
-        let mut transformer = transform.open(batch.schema(), Mode::Single).unwrap();
-        let out = transformer.process(batch).unwrap().remove(0);
+        let out = run_like_host(&transform, &[batch]).unwrap().remove(0);
         assert_eq!(out.schema(), expected_schema);
         let column = out.column_by_name("labels").unwrap().as_dictionary::<arrow_array::types::Int32Type>();
         let values = column.values().as_string::<i32>();

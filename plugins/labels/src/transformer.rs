@@ -14,7 +14,7 @@ use crate::merge::merge;
 use crate::options::{Config, Source};
 use crate::output::OutputColumn;
 use crate::parse::LabelSet;
-use crate::schema::{Plan, plan};
+use crate::schema::{Plan, plan_produced};
 use crate::side::SideIndex;
 use crate::strings::StrColumn;
 use arrow_array::{ArrayRef, RecordBatch};
@@ -83,7 +83,7 @@ impl LabelsTransformer {
         {
             return Ok(plan.clone());
         }
-        let plan = plan(&self.shared.config, &self.shared.sides, schema)?;
+        let plan = plan_produced(&self.shared.config, &self.shared.sides, schema)?;
         self.plan = Some((schema.clone(), plan.clone()));
         Ok(plan)
     }

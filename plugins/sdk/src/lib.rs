@@ -1,7 +1,7 @@
 //! Write runtime plugins in plain Rust over Arrow [`RecordBatch`]es.
 //!
 //! A plugin is a WebAssembly component (`wasm32-wasip2`) that implements the
-//! `runtime:plugin@0.1.0` contract in the repository's `wit/` folder. This
+//! `runtime:plugin@0.2.0` contract in the repository's `wit/` folder. This
 //! crate hides the generated bindings and the Arrow IPC encoding: a reader
 //! implements [`reader::Reader`] and calls [`export_reader!`]; a transform
 //! implements [`transform::Transform`] and calls [`export_transform!`].
@@ -61,7 +61,7 @@ pub use arrow_schema;
 pub mod prelude {
     pub use crate::error::{Error, ErrorKind, Result};
     pub use crate::info::{Capability, OptionSpec, Planning, PluginInfo};
-    pub use crate::reader::{Input, InputFile, Outcome, Output, Reader, Split};
+    pub use crate::reader::{Input, InputFile, Outcome, Output, PlanHints, Reader, Split};
     pub use crate::transform::{Mode, SideTables, Transform, Transformer};
     pub use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
     pub use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -75,7 +75,7 @@ pub mod bindings {
     /// from a transform does not pull the reader world into its component.
     pub mod log_world {
         wit_bindgen::generate!({
-            inline: "package runtime:sdk; world log-only { import runtime:plugin/log@0.1.0; }",
+            inline: "package runtime:sdk; world log-only { import runtime:plugin/log@0.2.0; }",
             path: "../../wit",
             world: "runtime:sdk/log-only",
             generate_all,
@@ -87,7 +87,7 @@ pub mod bindings {
         wit_bindgen::generate!({
             path: "../../wit",
             world: "reader-plugin",
-            with: { "runtime:plugin/log@0.1.0": crate::bindings::log_world::runtime::plugin::log },
+            with: { "runtime:plugin/log@0.2.0": crate::bindings::log_world::runtime::plugin::log },
             generate_all,
             pub_export_macro: true,
             export_macro_name: "__export_reader_world",
@@ -100,7 +100,7 @@ pub mod bindings {
         wit_bindgen::generate!({
             path: "../../wit",
             world: "transform-plugin",
-            with: { "runtime:plugin/log@0.1.0": crate::bindings::log_world::runtime::plugin::log },
+            with: { "runtime:plugin/log@0.2.0": crate::bindings::log_world::runtime::plugin::log },
             generate_all,
             pub_export_macro: true,
             export_macro_name: "__export_transform_world",

@@ -45,6 +45,23 @@ pub struct Split {
     pub size_hint: u64,
 }
 
+/// What the host tells a reader that plans its own splits (mirrors WIT
+/// `plan-hints`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanHints {
+    /// The pipeline's `source.max_split_bytes`: the most work one split
+    /// should hold.
+    pub max_split_bytes: u64,
+    /// Worker threads of the run.
+    pub workers: u32,
+}
+
+impl Default for PlanHints {
+    fn default() -> Self {
+        PlanHints { max_split_bytes: 64 << 20, workers: 1 }
+    }
+}
+
 /// How a split ended when it did not fail.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
@@ -179,11 +196,46 @@ pub struct Output {
     _private: (),
 }
 
+thread_local! {
+    /// The schema the host configured for each output (WIT `configure`):
+    /// batches are cut down to these columns before they cross.
+    static CONFIGURED: RefCell<Vec<(String, SchemaRef)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `batch` with only the columns `schema` names, in its order; the batch
+/// itself when it already has exactly those.
+fn project(batch: &RecordBatch, schema: &SchemaRef) -> Result<Option<RecordBatch>> {
+    let same = batch.num_columns() == schema.fields().len()
+        && batch.schema().fields().iter().zip(schema.fields()).all(|(a, b)| a.name() == b.name());
+    if same {
+        return Ok(None);
+    }
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let column = batch.column_by_name(f.name()).ok_or_else(|| {
+            Error::internal(format!("the reader emitted a batch without column `{}`", f.name()))
+        })?;
+        columns.push(column.clone());
+    }
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(Some(RecordBatch::try_new_with_options(schema.clone(), columns, &options)?))
+}
+
 impl Output {
     /// Sends one batch to the named output. Blocks while the pipeline is busy.
     /// On error, stop reading and return the error: the host fails the split.
+    ///
+    /// When the pipeline needs fewer columns of this output than the reader
+    /// produces, only those cross to the host (see [`Reader::configure`]).
     pub fn emit(&mut self, output: &str, batch: &RecordBatch) -> Result<()> {
-        let bytes = ipc::encode_batch(batch)?;
+        let projected = CONFIGURED.with(|c| {
+            let configured = c.borrow();
+            match configured.iter().find(|(n, _)| n == output) {
+                Some((_, schema)) => project(batch, schema),
+                None => Ok(None),
+            }
+        })?;
+        let bytes = ipc::encode_batch(projected.as_ref().unwrap_or(batch))?;
         io::emit(output, &bytes).map_err(Error::from)
     }
 
@@ -206,12 +258,34 @@ pub trait Reader: Sized + 'static {
     /// Builds the reader from its options; runs once per instance.
     fn new(options: Self::Options) -> Result<Self>;
 
-    /// The schema of every output, by name.
+    /// The schema of every output, by name, for readers whose schema does
+    /// not depend on the inputs.
     fn output_schemas(&self) -> Result<Vec<(String, SchemaRef)>>;
 
-    /// Plans splits, for plugins declaring `Planning::Plugin`.
-    fn plan(&mut self, files: &[InputFile], inputs: Vec<Input>) -> Result<Vec<Split>> {
+    /// The schema of every output, which may depend on the inputs (views of
+    /// the whole files, in the order of `files`): a Parquet footer, a sample
+    /// of rows. Called once per run on one instance; every instance then
+    /// learns the result through [`Reader::configure`]. The default is
+    /// [`Reader::output_schemas`].
+    fn discover(&mut self, files: &[InputFile], inputs: Vec<Input>) -> Result<Vec<(String, SchemaRef)>> {
         let _ = (files, inputs);
+        self.output_schemas()
+    }
+
+    /// The exact schema to emit on each output, on every instance before
+    /// `plan` or `read`: the discovered one, or a projection of it (a subset
+    /// of its fields, in order) when the pipeline needs fewer columns.
+    /// [`Output::emit`] drops the columns that are not needed, so a reader
+    /// may ignore this (the default); one that can skip work for unneeded
+    /// columns (a columnar format) reads them here.
+    fn configure(&mut self, outputs: &[(String, SchemaRef)]) -> Result<()> {
+        let _ = outputs;
+        Ok(())
+    }
+
+    /// Plans splits, for plugins declaring `Planning::Plugin`.
+    fn plan(&mut self, files: &[InputFile], inputs: Vec<Input>, hints: &PlanHints) -> Result<Vec<Split>> {
+        let _ = (files, inputs, hints);
         Err(Error::unsupported("this reader does not plan its own splits"))
     }
 
@@ -258,8 +332,13 @@ impl<R: Reader> wit::Guest for ReaderExport<R> {
         Ok(())
     }
 
-    fn output_schemas() -> Result<Vec<t::NamedSchema>, t::PluginError> {
-        let schemas = with_reader::<R, _>(|r| r.output_schemas())?;
+    fn discover(
+        files: Vec<t::InputFile>,
+        inputs: Vec<io::Input>,
+    ) -> Result<Vec<t::NamedSchema>, t::PluginError> {
+        let files: Vec<InputFile> = files.into_iter().map(InputFile::from).collect();
+        let inputs: Vec<Input> = inputs.into_iter().map(Input::new).collect();
+        let schemas = with_reader::<R, _>(|r| r.discover(&files, inputs))?;
         let mut out = Vec::with_capacity(schemas.len());
         for (name, schema) in schemas {
             out.push(t::NamedSchema { name, schema: ipc::encode_schema(&schema)? });
@@ -267,10 +346,27 @@ impl<R: Reader> wit::Guest for ReaderExport<R> {
         Ok(out)
     }
 
-    fn plan(files: Vec<t::InputFile>, inputs: Vec<io::Input>) -> Result<Vec<t::Split>, t::PluginError> {
+    fn configure(outputs: Vec<t::NamedSchema>) -> Result<(), t::PluginError> {
+        let mut schemas = Vec::with_capacity(outputs.len());
+        for o in outputs {
+            let schema =
+                ipc::decode_schema(o.schema).map_err(|e| e.context(format!("output `{}`", o.name)))?;
+            schemas.push((o.name, schema));
+        }
+        with_reader::<R, _>(|r| r.configure(&schemas))?;
+        CONFIGURED.with(|c| *c.borrow_mut() = schemas);
+        Ok(())
+    }
+
+    fn plan(
+        files: Vec<t::InputFile>,
+        inputs: Vec<io::Input>,
+        hints: t::PlanHints,
+    ) -> Result<Vec<t::Split>, t::PluginError> {
         let files: Vec<InputFile> = files.into_iter().map(InputFile::from).collect();
         let inputs = inputs.into_iter().map(Input::new).collect();
-        let splits = with_reader::<R, _>(|r| r.plan(&files, inputs))?;
+        let hints = PlanHints { max_split_bytes: hints.max_split_bytes, workers: hints.workers };
+        let splits = with_reader::<R, _>(|r| r.plan(&files, inputs, &hints))?;
         Ok(splits.into_iter().map(t::Split::from).collect())
     }
 

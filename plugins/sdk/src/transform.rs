@@ -20,6 +20,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// The role of an opened transformer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,24 @@ pub trait Transform: Sized + 'static {
     /// the final output, not the partial state.
     fn output_schema(&self, input: &SchemaRef) -> Result<SchemaRef>;
 
-    /// Opens a transformer.
+    /// The input columns the transform reads, by name, for an input schema;
+    /// `None` (the default) for every column. The host then sends only those
+    /// columns: `open` gets the projected schema and `process` projected
+    /// batches.
+    ///
+    /// A field of the output schema that a returned batch lacks is taken,
+    /// unchanged, from the input batch column of the same name: a row-wise
+    /// transform returns only the columns it adds or replaces (and must
+    /// then return exactly its input's rows from each `process`, and
+    /// nothing from `finish`). Aggregations and filters return every output
+    /// column themselves.
+    fn input_columns(&self, input: &SchemaRef) -> Result<Option<Vec<String>>> {
+        let _ = input;
+        Ok(None)
+    }
+
+    /// Opens a transformer for input of `input`'s schema (the projected one
+    /// when [`Transform::input_columns`] names columns).
     fn open(&self, input: SchemaRef, mode: Mode) -> Result<Self::Transformer>;
 }
 
@@ -157,6 +175,11 @@ impl<T: Transform> wit::Guest for TransformExport<T> {
         Ok(ipc::encode_schema(&schema)?)
     }
 
+    fn input_columns(input: Vec<u8>) -> Result<Option<Vec<String>>, t::PluginError> {
+        let input = ipc::decode_schema(input)?;
+        Ok(with_transform::<T, _>(|tr| tr.input_columns(&input))?)
+    }
+
     fn open(input: Vec<u8>, mode: wit::Mode) -> Result<wit::Transformer, t::PluginError> {
         let input = ipc::decode_schema(input)?;
         let mode = match mode {
@@ -202,4 +225,70 @@ macro_rules! export_transform {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::transform::__export_transform_world!(__RuntimeTransformExport with_types_in $crate::bindings::transform);
     };
+}
+
+/// Runs a transform natively the way the host does, for plugin tests:
+/// projects each input batch to [`Transform::input_columns`], processes it
+/// in `Single` mode, and re-attaches the columns the transform passed
+/// through (by name, from the input batch) to build batches of
+/// [`Transform::output_schema`].
+pub fn run_like_host<T: Transform>(transform: &T, input: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+    let Some(first) = input.first() else { return Ok(Vec::new()) };
+    let full = first.schema();
+    let output = transform.output_schema(&full)?;
+    let sends = projection(transform, &full)?;
+    let opened = match &sends {
+        Some(idx) => Arc::new(full.project(idx)?),
+        None => full.clone(),
+    };
+    let mut tr = transform.open(opened, Mode::Single)?;
+    let mut out = Vec::new();
+    for batch in input {
+        let sent = match &sends {
+            Some(idx) => batch.project(idx)?,
+            None => batch.clone(),
+        };
+        for produced in tr.process(sent)? {
+            out.push(reattach(&output, &produced, Some(batch))?);
+        }
+    }
+    for produced in tr.finish()? {
+        out.push(reattach(&output, &produced, None)?);
+    }
+    Ok(out)
+}
+
+/// The indices of the columns of `input` the host sends the transform, in
+/// input order (`None`: all of them).
+pub fn projection<T: Transform>(transform: &T, input: &SchemaRef) -> Result<Option<Vec<usize>>> {
+    Ok(transform.input_columns(input)?.map(|cols| {
+        (0..input.fields().len()).filter(|&i| cols.iter().any(|c| c == input.field(i).name())).collect()
+    }))
+}
+
+/// A batch of `schema` from the columns a transform produced and, for the
+/// rest, the input batch's (which needs the same rows), as the host builds
+/// it.
+pub fn reattach(
+    schema: &SchemaRef,
+    produced: &RecordBatch,
+    input: Option<&RecordBatch>,
+) -> Result<RecordBatch> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let column = match (produced.column_by_name(f.name()), input) {
+            (Some(c), _) => c.clone(),
+            (None, Some(i)) if i.num_rows() == produced.num_rows() => {
+                i.column_by_name(f.name()).cloned().ok_or_else(|| {
+                    Error::internal(format!(
+                        "output column `{}` is neither produced nor in the input",
+                        f.name()
+                    ))
+                })?
+            }
+            _ => return Err(Error::internal(format!("output column `{}` cannot be re-attached", f.name()))),
+        };
+        columns.push(column);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }

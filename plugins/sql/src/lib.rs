@@ -119,7 +119,7 @@ impl SqlReader {
     }
 
     /// The output schema: described from PostgreSQL on demand; for SQLite,
-    /// known once `plan` opened the database.
+    /// known once `discover` or `plan` opened the database.
     pub fn schema(&self) -> Result<SchemaRef> {
         if let Some(s) = self.schema.borrow().as_ref() {
             return Ok(s.clone());
@@ -127,8 +127,7 @@ impl SqlReader {
         let mut pg = self.postgres.borrow_mut();
         let Some(pg) = pg.as_mut() else {
             return Err(Error::internal(
-                "the SQLite schema is read from the input database, which the reader first sees in `plan`; \
-                 the host must call `plan` before `output-schemas` on the planning instance",
+                "the SQLite schema is read from the input database, which the reader first sees in `discover`",
             ));
         };
         let schema = pg::schema(&pg.columns(&self.config)?);
@@ -172,6 +171,33 @@ impl SqlReader {
             let source = source.ok_or_else(|| Error::internal("a SQLite split without its input"))?;
             let mut db = sqlite::Sqlite::open(source).map_err(context)?;
             db.read(&self.config, &payload.columns, &payload.predicate, emit).map_err(context)
+        }
+    }
+}
+
+impl SqlReader {
+    /// The SQLite database among the inputs (`None` for PostgreSQL), or why
+    /// the inputs do not fit the options.
+    fn sqlite_input<'f>(
+        &self,
+        files: &'f [InputFile],
+        inputs: Vec<Input>,
+    ) -> Result<Option<(&'f InputFile, Input)>> {
+        if self.is_postgres() {
+            if !files.is_empty() {
+                return Err(Error::invalid_options(
+                    "url_env is set, so the source is PostgreSQL; remove `inputs` from [source]",
+                ));
+            }
+            return Ok(None);
+        }
+        match (files, inputs.len()) {
+            ([file], 1) => Ok(Some((file, inputs.into_iter().next().expect("one input")))),
+            _ => Err(Error::invalid_options(format!(
+                "SQLite needs exactly one input database in [source] inputs, found {}; or set url_env \
+                 for PostgreSQL",
+                files.len()
+            ))),
         }
     }
 }
@@ -260,26 +286,23 @@ impl Reader for SqlReader {
         Ok(vec![(OUTPUT.to_string(), self.schema()?)])
     }
 
-    fn plan(&mut self, files: &[InputFile], inputs: Vec<Input>) -> Result<Vec<Split>> {
-        if self.is_postgres() {
-            if !files.is_empty() {
-                return Err(Error::invalid_options(
-                    "url_env is set, so the source is PostgreSQL; remove `inputs` from [source]",
-                ));
-            }
-            return self.plan_postgres();
+    fn discover(&mut self, files: &[InputFile], inputs: Vec<Input>) -> Result<Vec<(String, SchemaRef)>> {
+        if let Some((file, input)) = self.sqlite_input(files, inputs)? {
+            let mut db =
+                sqlite::Sqlite::open(Rc::new(HostInput(input))).map_err(|e| e.context(&file.path))?;
+            let columns = db.columns(&self.config).map_err(|e| e.context(&file.path))?;
+            *self.schema.borrow_mut() = Some(sqlite::Sqlite::schema(&columns));
         }
-        let (file, input) = match (files, inputs.len()) {
-            ([file], 1) => (file, inputs.into_iter().next().expect("one input")),
-            _ => {
-                return Err(Error::invalid_options(format!(
-                    "SQLite needs exactly one input database in [source] inputs, found {}; or set url_env \
-                     for PostgreSQL",
-                    files.len()
-                )));
+        self.output_schemas()
+    }
+
+    fn plan(&mut self, files: &[InputFile], inputs: Vec<Input>, _hints: &PlanHints) -> Result<Vec<Split>> {
+        match self.sqlite_input(files, inputs)? {
+            None => self.plan_postgres(),
+            Some((file, input)) => {
+                self.plan_sqlite(0, Rc::new(HostInput(input))).map_err(|e| e.context(&file.path))
             }
-        };
-        self.plan_sqlite(0, Rc::new(HostInput(input))).map_err(|e| e.context(&file.path))
+        }
     }
 
     fn read(

@@ -12,10 +12,11 @@ use aggregate::Aggregate;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
+use arrow_schema::SchemaRef;
 use labels::Labels;
 use runtime_plugin_sdk::ipc;
 use runtime_plugin_sdk::options::parse;
-use runtime_plugin_sdk::transform::{Mode, SideTables, Transform, Transformer};
+use runtime_plugin_sdk::transform::{Mode, SideTables, Transform, Transformer, projection, reattach};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -229,19 +230,33 @@ pub fn run_pipeline(
         Aggregate::new(parse(AGGREGATE_OPTIONS).unwrap(), SideTables::default()).expect("aggregate init");
     let input_schema = splits[0][0].schema();
     let labelled_schema = labels.output_schema(&input_schema).expect("labels output schema");
-    let mut fin = aggregate.open(labelled_schema.clone(), Mode::Final).expect("open final");
+    // Each transform is sent only the columns it reads (WIT 0.2.0
+    // projection); the host re-attaches what labels passes through.
+    let label_cols = projection(&labels, &input_schema).unwrap().expect("labels names its columns");
+    let agg_cols = projection(&aggregate, &labelled_schema).unwrap().expect("aggregate names its columns");
+    let project = |schema: &SchemaRef, idx: &[usize]| Arc::new(schema.project(idx).unwrap());
+    let mut fin = aggregate.open(project(&labelled_schema, &agg_cols), Mode::Final).expect("open final");
     for split in splits {
-        let mut labeller = labels.open(input_schema.clone(), Mode::Single).expect("open labels");
-        let mut partial = aggregate.open(labelled_schema.clone(), Mode::Partial).expect("open partial");
+        let mut labeller =
+            labels.open(project(&input_schema, &label_cols), Mode::Single).expect("open labels");
+        let mut partial =
+            aggregate.open(project(&labelled_schema, &agg_cols), Mode::Partial).expect("open partial");
         for batch in *split {
+            // Between stages batches travel as Arrow IPC, as in the host.
             let t = cpu_now();
-            let labelled = labeller.process(batch.clone()).expect("labels");
+            let sent =
+                ipc::decode_batch(ipc::encode_batch(&batch.project(&label_cols).unwrap()).unwrap()).unwrap();
+            timings.ipc += cpu_now() - t;
+            let t = cpu_now();
+            let labelled = labeller.process(sent).expect("labels");
             timings.labels += cpu_now() - t;
             for b in labelled {
-                assert_eq!(b.schema(), labelled_schema);
-                // Between stages batches travel as Arrow IPC, as in the host.
                 let t = cpu_now();
                 let b = ipc::decode_batch(ipc::encode_batch(&b).unwrap()).unwrap();
+                let b = reattach(&labelled_schema, &b, Some(batch)).expect("labels returns its input's rows");
+                assert_eq!(b.schema(), labelled_schema);
+                let b =
+                    ipc::decode_batch(ipc::encode_batch(&b.project(&agg_cols).unwrap()).unwrap()).unwrap();
                 timings.ipc += cpu_now() - t;
                 let t = cpu_now();
                 partial.process(b).expect("partial aggregate");
