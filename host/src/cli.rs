@@ -9,7 +9,6 @@
 //! only on a terminal and never with `NO_COLOR`; `--log-format json` turns
 //! logs, configuration errors and plain progress lines into JSON objects.
 
-use crate::config::units::ByteSize;
 use crate::config::{self, ConfigError, ConfigErrors, Override, Pipeline};
 use crate::exec::{self, RunOptions};
 use crate::plan::PlannedFile;
@@ -18,6 +17,7 @@ use crate::plugin::{self, Runtime};
 use crate::prepare::{self, Prepared};
 use crate::progress::{self, Progress};
 use crate::report::{EXIT_CONFIG, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, group};
+use crate::units::ByteSize;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -845,7 +845,7 @@ fn plugins_list(json: bool) -> i32 {
         file: Option<PathBuf>,
         shadowed: bool,
     }
-    let mut entries: Vec<Entry> = plugin::bundled::names()
+    let mut entries: Vec<Entry> = crate::catalog::bundled_names()
         .into_iter()
         .map(|n| Entry {
             name: n.to_string(),
@@ -854,7 +854,7 @@ fn plugins_list(json: bool) -> i32 {
             shadowed: false,
         })
         .collect();
-    for (name, path) in plugin::search_path_plugins() {
+    for (name, path) in crate::catalog::search_path_plugins() {
         let shadowed = entries.iter().any(|e| e.name == name);
         entries.push(Entry {
             name,
@@ -924,12 +924,12 @@ fn plugins_list(json: bool) -> i32 {
     match std::env::var_os("RUNTIME_PLUGIN_PATH") {
         None => println!(
             "\n{} bundled; RUNTIME_PLUGIN_PATH is not set (folders of NAME.wasm plugins)",
-            plugin::bundled::names().len()
+            crate::catalog::bundled_names().len()
         ),
         Some(v) => {
             println!(
                 "\n{} bundled, {} on RUNTIME_PLUGIN_PATH={}",
-                plugin::bundled::names().len(),
+                crate::catalog::bundled_names().len(),
                 path_entries.len(),
                 v.to_string_lossy()
             );
@@ -994,7 +994,7 @@ fn plugins_inspect(name: &str, json: bool) -> i32 {
         Err(e) => {
             let hint = match &reference {
                 config::PluginRef::Named(n) => {
-                    let bundled = plugin::bundled::names();
+                    let bundled = crate::catalog::bundled_names();
                     match config::error::did_you_mean(n, bundled.iter().copied()) {
                         Some(m) => format!("did you mean `{m}`?"),
                         None => "`runtime plugins list` shows the plugins this runtime finds".to_string(),

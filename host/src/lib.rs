@@ -16,6 +16,7 @@
 //! The binary (`src/main.rs`) is a thin wrapper around [`cli::main`]; the
 //! library exists so benchmarks and tests can reach the internals.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod exec;
@@ -26,3 +27,4 @@ pub mod prepare;
 pub mod progress;
 pub mod report;
 pub mod sink;
+pub mod units;

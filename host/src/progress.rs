@@ -12,8 +12,8 @@
 //! Counters are atomics updated by the workers when a split ends; a ticker
 //! thread redraws or prints, so workers never wait on the terminal.
 
-use crate::config::units::ByteSize;
 use crate::report::{SplitRecord, SplitStatus, group};
+use crate::units::ByteSize;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

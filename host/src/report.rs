@@ -6,7 +6,6 @@
 //! side table or the writer failed); 2 bad configuration or usage; 3 an
 //! internal error.
 
-use crate::config::units::ByteSize;
 use crate::exec::side_tables::SideTableData;
 use crate::plan::{PlannedFile, count_delimiters};
 use crate::plugin::Planning;
@@ -14,6 +13,7 @@ use crate::plugin::reader::Split;
 use crate::plugin::state::Reject;
 use crate::prepare::Prepared;
 use crate::sink::{SinkResult, WriterReport};
+use crate::units::ByteSize;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

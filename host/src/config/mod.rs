@@ -15,7 +15,6 @@
 
 pub mod error;
 pub mod raw;
-pub mod units;
 
 pub use error::{ConfigError, ConfigErrors, Location, SourceMap};
 
@@ -597,7 +596,7 @@ impl Validator<'_> {
                 format!("{id}.plugin"),
                 at,
                 "empty plugin name",
-                Some(format!("bundled plugins: {}", crate::plugin::bundled::names().join(", "))),
+                Some(format!("bundled plugins: {}", crate::catalog::bundled_names().join(", "))),
             );
             return PluginRef::Named(String::new());
         }
@@ -613,8 +612,8 @@ impl Validator<'_> {
             }
             return PluginRef::File(path);
         }
-        if crate::plugin::bundled::get(text).is_none() && crate::plugin::search_path(text).is_none() {
-            let names = crate::plugin::bundled::names();
+        if !crate::catalog::exists(text) {
+            let names = crate::catalog::bundled_names();
             let hint = match did_you_mean(text, names.iter().copied()) {
                 Some(n) => format!("did you mean `{n}`?"),
                 None => format!(

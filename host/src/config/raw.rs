@@ -6,7 +6,7 @@
 //! The doc comments on the fields are the reference for users (see
 //! README "pipeline.toml reference").
 
-use super::units::{ByteSize, Span};
+use crate::units::{ByteSize, Span};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;

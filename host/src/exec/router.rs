@@ -251,7 +251,7 @@ impl Router {
             if slot.emitted > limit {
                 return Err(self.stage_error(
                     t,
-                    format!("output limit {} per split exceeded", crate::config::units::ByteSize(limit)),
+                    format!("output limit {} per split exceeded", crate::units::ByteSize(limit)),
                 ));
             }
             if partial {

@@ -8,7 +8,7 @@ use crate::plugin::Runtime;
 use crate::plugin::io::InputHandle;
 use crate::plugin::state::{Emit, EmitError, Reject};
 use crate::prepare::PreparedSideTable;
-use crate::{config::units::ByteSize, ipc};
+use crate::{ipc, units::ByteSize};
 use arrow_schema::SchemaRef;
 use std::any::Any;
 

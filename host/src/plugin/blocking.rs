@@ -65,7 +65,7 @@ impl BoundedIo<'_> {
         match in_tokio(async move { tokio::time::timeout(remaining, fut).await }) {
             Ok(r) => Ok(r),
             Err(_) => {
-                let msg = format!("time limit {} exceeded", crate::config::units::Span(self.limit));
+                let msg = format!("time limit {} exceeded", crate::units::Span(self.limit));
                 *self.failure = Some(msg);
                 Err(TimedOut)
             }

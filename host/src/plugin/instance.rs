@@ -15,7 +15,7 @@
 
 use super::state::HostState;
 use crate::config::StageCommon;
-use crate::config::units::ByteSize;
+use crate::units::ByteSize;
 use std::fmt;
 use std::time::Duration;
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};

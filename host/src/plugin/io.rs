@@ -115,7 +115,7 @@ impl HostState {
         if self.call.bytes_emitted > self.limits.output_bytes {
             let msg = format!(
                 "output limit {} per split exceeded",
-                crate::config::units::ByteSize(self.limits.output_bytes)
+                crate::units::ByteSize(self.limits.output_bytes)
             );
             self.call.failure = Some(msg.clone());
             return Err(wasmtime::format_err!("{msg}"));

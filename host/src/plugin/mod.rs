@@ -12,7 +12,6 @@
 
 pub mod bindings;
 pub mod blocking;
-pub mod bundled;
 pub mod cache;
 mod convert;
 pub mod engine;
@@ -24,6 +23,7 @@ pub mod reader;
 pub mod state;
 pub mod transform;
 
+use crate::catalog;
 use crate::config::{PluginRef, StageCommon};
 use bindings::{v1, v2};
 use engine::{EngineSettings, Ticker};
@@ -134,35 +134,6 @@ pub struct Runtime {
     _ticker: Ticker,
 }
 
-/// Finds a plugin by name on `RUNTIME_PLUGIN_PATH` (`name.wasm` in any of
-/// its folders).
-pub fn search_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("RUNTIME_PLUGIN_PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(format!("{name}.wasm"))).find(|p| p.is_file())
-}
-
-/// The plugins on `RUNTIME_PLUGIN_PATH`, as (name, file).
-pub fn search_path_plugins() -> Vec<(String, PathBuf)> {
-    let Some(path) = std::env::var_os("RUNTIME_PLUGIN_PATH") else { return Vec::new() };
-    let mut out = Vec::new();
-    for dir in std::env::split_paths(&path) {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut files: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-            .collect();
-        files.sort();
-        for f in files {
-            let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-            if !out.iter().any(|(n, _)| *n == name) {
-                out.push((name, f));
-            }
-        }
-    }
-    out
-}
-
 /// The bytes of a referenced plugin.
 pub fn plugin_bytes(r: &PluginRef) -> Result<Vec<u8>, String> {
     match r {
@@ -170,12 +141,14 @@ pub fn plugin_bytes(r: &PluginRef) -> Result<Vec<u8>, String> {
             std::fs::read(p).map_err(|e| format!("cannot read plugin {}: {e}", p.display()))
         }
         PluginRef::Named(n) => {
-            if let Some(b) = bundled::get(n) {
+            if let Some(b) = catalog::bundled(n) {
                 return Ok(b.to_vec());
             }
-            match search_path(n) {
+            match catalog::search_path(n) {
                 Some(p) => std::fs::read(&p).map_err(|e| format!("cannot read plugin {}: {e}", p.display())),
-                None => Err(format!("no plugin named `{n}` (bundled: {})", bundled::names().join(", "))),
+                None => {
+                    Err(format!("no plugin named `{n}` (bundled: {})", catalog::bundled_names().join(", ")))
+                }
             }
         }
     }

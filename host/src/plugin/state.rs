@@ -10,8 +10,8 @@
 //! rate-limited per instance ([`LogBudget`]). See SECURITY.md.
 
 use super::output::CapturedOutput;
-use crate::config::units::{ByteSize, Span};
 use crate::config::{Grants, Limits};
+use crate::units::{ByteSize, Span};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
