@@ -24,6 +24,6 @@ fn main() {
         .spawn(runtime_host::cli::main)
         .expect("start the main thread")
         .join()
-        .unwrap_or(runtime_host::report::EXIT_INTERNAL);
+        .unwrap_or(runtime_host::report::Exit::Internal.into());
     std::process::exit(code);
 }

@@ -219,6 +219,203 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|(_, c)| c)
 }
 
+/// Makes the problems found while preparing as clear as the file allows:
+/// plugin option errors (serde's words, at the stage's `options`) become
+/// `unknown option` / `missing option` / `unknown value` with a suggestion,
+/// pointing at the option itself; a glob that matches nothing points at
+/// that glob; and a stream missing only because its transform already has
+/// an error is not reported a second time.
+pub fn polish(errors: ConfigErrors, file: &Path, text: Option<&str>) -> ConfigErrors {
+    let doc = text.and_then(|t| toml_edit::Document::parse(t.to_string()).ok());
+    let map = text.map(|t| SourceMap::new(file, t));
+    let broken: Vec<String> = errors
+        .0
+        .iter()
+        .filter_map(|e| e.key.strip_prefix("transforms."))
+        .filter_map(|k| k.split('.').next())
+        .map(|n| format!("no stream named `{n}`"))
+        .collect();
+    let mut out = ConfigErrors::default();
+    for mut e in errors.0 {
+        if e.key.ends_with(".input") && broken.contains(&e.message) {
+            continue;
+        }
+        if let Some(options_at) = e.key.find(".options") {
+            let path = e.key[options_at + ".options".len()..].trim_start_matches('.').to_string();
+            let word = if path.contains(['.', '[']) { "key" } else { "option" };
+            let m = e.message.clone();
+            if let Some(rest) = m.strip_prefix("unknown field `") {
+                let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+                let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+                e.message = format!("unknown {word} `{field}`");
+                let hint = match did_you_mean(field, known.iter().copied()) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None if known.is_empty() => e.hint.clone().unwrap_or_default(),
+                    None => format!("{word}s here: {}", known.join(", ")),
+                };
+                e.hint = Some(hint);
+            } else if let Some(rest) = m.strip_prefix("missing field `") {
+                let field = rest.split('`').next().unwrap_or(rest);
+                e.message = format!("missing {word} `{field}`");
+                e.key = if path.is_empty() { format!("{}.{field}", e.key) } else { e.key.clone() };
+            } else if let Some(rest) = m.strip_prefix("unknown variant `") {
+                let (value, expected) = rest.split_once('`').unwrap_or((rest, ""));
+                let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+                e.message = format!("unknown value `{value}`");
+                e.hint = Some(match did_you_mean(value, known.iter().copied()) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => format!("one of: {}", known.join(", ")),
+                });
+            } else if let Some(rest) = m.strip_prefix("invalid type: ")
+                && let Some((found, expected)) = rest.rsplit_once(", expected ")
+            {
+                e.message = format!(
+                    "expected {}, found {}",
+                    super::expected_words(expected),
+                    super::found_words(found)
+                );
+            }
+            let key_wanted = e.message.starts_with("unknown option") || e.message.starts_with("unknown key");
+            if let (Some(doc), Some(map)) = (&doc, &map)
+                && let Some(span) = option_span(doc, &e.key, key_wanted)
+            {
+                e.location = map.span(span);
+            }
+        } else if e.key.ends_with(".inputs")
+            && let Some(glob) = e.message.strip_prefix('`').and_then(|r| r.split('`').next())
+            && let (Some(doc), Some(map)) = (&doc, &map)
+            && let Some(span) = glob_span(doc, &e.key, glob)
+        {
+            e.location = map.span(span);
+        }
+        out.push(e);
+    }
+    out
+}
+
+/// A place in a parsed pipeline file: a table entry, an array element, or
+/// one table of an array of tables (`[[transforms]]`).
+#[derive(Clone, Copy)]
+enum Node<'a> {
+    Item(&'a toml_edit::Item),
+    Value(&'a toml_edit::Value),
+    Table(&'a toml_edit::Table),
+}
+
+type Span = std::ops::Range<usize>;
+
+impl<'a> Node<'a> {
+    fn span(self) -> Option<Span> {
+        match self {
+            Node::Item(i) => i.span(),
+            Node::Value(v) => v.span(),
+            Node::Table(t) => t.span(),
+        }
+    }
+    /// The entry `key`, and the span of the key itself.
+    fn get(self, key: &str) -> Option<(Node<'a>, Option<Span>)> {
+        match self {
+            Node::Item(i) => {
+                let t = i.as_table_like()?;
+                Some((Node::Item(t.get(key)?), t.key(key).and_then(|k| k.span())))
+            }
+            Node::Table(t) => Some((Node::Item(t.get(key)?), t.key(key).and_then(|k| k.span()))),
+            Node::Value(v) => {
+                let t = v.as_inline_table()?;
+                Some((Node::Value(t.get(key)?), t.key(key).and_then(|k| k.span())))
+            }
+        }
+    }
+    fn index(self, i: usize) -> Option<Node<'a>> {
+        match self {
+            Node::Item(item) => item.as_array().and_then(|a| a.get(i)).map(Node::Value),
+            Node::Value(v) => v.as_array().and_then(|a| a.get(i)).map(Node::Value),
+            Node::Table(_) => None,
+        }
+    }
+    fn elements(self) -> Vec<Node<'a>> {
+        match self {
+            Node::Item(item) => item.as_array().map_or(vec![self], |a| a.iter().map(Node::Value).collect()),
+            Node::Value(v) => v.as_array().map_or(vec![self], |a| a.iter().map(Node::Value).collect()),
+            Node::Table(_) => Vec::new(),
+        }
+    }
+    fn as_str(self) -> Option<&'a str> {
+        match self {
+            Node::Item(i) => i.as_str(),
+            Node::Value(v) => v.as_str(),
+            Node::Table(_) => None,
+        }
+    }
+}
+
+/// The table of the stage a key such as `transforms.labels.options.x`
+/// belongs to, and the rest of the key (`options.x`).
+fn stage_node<'a, 'k>(doc: &'a toml_edit::Document<String>, key: &'k str) -> Option<(Node<'a>, &'k str)> {
+    let root = doc.as_table();
+    if let Some(rest) = key.strip_prefix("source.") {
+        return Some((Node::Item(root.get("source")?), rest));
+    }
+    if let Some(rest) = key.strip_prefix("side_tables.") {
+        let (name, rest) = rest.split_once('.')?;
+        return Some((Node::Item(root.get("side_tables")?.get(name)?), rest));
+    }
+    let (name, rest) = key.strip_prefix("transforms.")?.split_once('.')?;
+    let tables = root.get("transforms")?.as_array_of_tables()?;
+    let table = tables.iter().find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))?;
+    Some((Node::Table(table), rest))
+}
+
+/// Where the option named by an error key is written: the key itself
+/// (`key_wanted`, for unknown options) or its value, as deep as the file
+/// has it.
+fn option_span(doc: &toml_edit::Document<String>, key: &str, key_wanted: bool) -> Option<Span> {
+    let (mut node, rest) = stage_node(doc, key)?;
+    let mut best = None;
+    let mut last_key = None;
+    let mut resolved = true;
+    'path: for part in rest.split('.') {
+        let (name, mut indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        match node.get(name) {
+            Some((n, k)) => {
+                node = n;
+                last_key = k.clone();
+                best = n.span().or(k).or(best);
+            }
+            None => {
+                resolved = false;
+                break;
+            }
+        }
+        while let Some(r) = indexes.strip_prefix('[') {
+            let Some((i, more)) = r.split_once(']') else { break };
+            match i.parse().ok().and_then(|i| node.index(i)) {
+                Some(n) => {
+                    node = n;
+                    last_key = None;
+                    best = n.span().or(best);
+                }
+                None => {
+                    resolved = false;
+                    break 'path;
+                }
+            }
+            indexes = more;
+        }
+    }
+    if key_wanted && resolved { last_key.or(best) } else { best }
+}
+
+/// Where a glob of `key` (`source.inputs`) is written.
+fn glob_span(doc: &toml_edit::Document<String>, key: &str, glob: &str) -> Option<Span> {
+    let (node, rest) = stage_node(doc, key)?;
+    let (inputs, _) = node.get(rest)?;
+    inputs.elements().into_iter().find(|e| e.as_str() == Some(glob)).and_then(|e| e.span())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,16 +10,10 @@
 use super::router::Router;
 use super::{Ctx, FinalMsg};
 use crate::prepare::Phase;
+use crate::report::FinalReport;
 use crate::sink::{Unit, WriterMsg};
 use crossbeam_channel::Receiver;
 use std::sync::atomic::Ordering;
-
-/// What the final phase produced.
-#[derive(Debug, Default)]
-pub struct FinalReport {
-    pub sink_rows: Vec<u64>,
-    pub states_merged: u64,
-}
 
 /// Runs the final phase until the channel closes. An error here fails the
 /// run: the aggregate would be incomplete.

@@ -19,7 +19,6 @@
 //! report.
 
 pub mod final_stage;
-pub mod quarantine;
 pub mod router;
 pub mod side_tables;
 pub mod worker;
@@ -29,10 +28,10 @@ use crate::plugin::Runtime;
 use crate::prepare::Prepared;
 use crate::progress::Progress;
 use crate::report::{RunReport, SplitRecord, SplitStatus};
+use crate::report::{SideTableData, quarantine};
 use crate::sink::{self, WriterMsg};
 use crossbeam_channel::{Sender, bounded};
 use router::Slot;
-use side_tables::SideTableData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -6,25 +6,12 @@
 use crate::plan;
 use crate::plugin::Runtime;
 use crate::plugin::io::InputHandle;
-use crate::plugin::state::{Emit, EmitError, Reject};
+use crate::plugin::state::{Emit, EmitError};
 use crate::prepare::PreparedSideTable;
+use crate::report::SideTableData;
 use crate::{ipc, units::ByteSize};
 use arrow_schema::SchemaRef;
 use std::any::Any;
-
-/// A side table, read.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SideTableData {
-    pub name: String,
-    #[serde(skip)]
-    pub buffers: Vec<Vec<u8>>,
-    pub rows: u64,
-    pub bytes: u64,
-    pub files: usize,
-    #[serde(skip)]
-    pub rejects: Vec<(String, Reject)>,
-    pub rejected: u64,
-}
 
 struct Collector {
     output: String,

@@ -3,8 +3,8 @@
 //! of each input file that failed, so the bad files can be examined or
 //! re-run on their own without searching the inputs for them.
 
+use super::{SplitRecord, SplitStatus};
 use crate::plan::PlannedFile;
-use crate::report::{SplitRecord, SplitStatus};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;

@@ -1,28 +1,66 @@
-//! What a run did: per-split records, the JSON run report (`--report`), the
-//! one-screen summary, and the exit status.
+//! What a run did: per-split records, the JSON run report (`--report`),
+//! the exit status, and (in their own modules) the one-screen [`summary`]
+//! and the [`quarantine`] folder.
 //!
-//! Exit statuses: 0 the run succeeded (failed splits, if any, stayed within
-//! `run.max_failed_splits`); 1 the run failed (too many failed splits, a
-//! side table or the writer failed); 2 bad configuration or usage; 3 an
-//! internal error.
+//! The report owns every result type it shows, so the layers that produce
+//! them (`exec`, `sink`) depend on it, never the other way round.
 
-use crate::exec::side_tables::SideTableData;
+pub mod quarantine;
+pub mod summary;
+
 use crate::plan::{PlannedFile, count_delimiters};
 use crate::plugin::Planning;
 use crate::plugin::reader::Split;
 use crate::plugin::state::Reject;
 use crate::prepare::Prepared;
 use crate::sink::{SinkResult, WriterReport};
-use crate::units::ByteSize;
+pub use quarantine::Quarantined;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_CONFIG: i32 = 2;
-pub const EXIT_INTERNAL: i32 = 3;
+/// How the process ends (its exit status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "i32")]
+pub enum Exit {
+    /// The run succeeded: failed splits, if any, stayed within
+    /// `run.max_failed_splits`.
+    Ok = 0,
+    /// The run failed: too many failed splits, a side table, the final
+    /// stage or the writer failed.
+    Failed = 1,
+    /// Bad configuration or usage.
+    Config = 2,
+    /// An internal error.
+    Internal = 3,
+}
+
+impl From<Exit> for i32 {
+    fn from(e: Exit) -> i32 {
+        e as i32
+    }
+}
+
+/// A side table, read: what transforms get, and what the report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct SideTableData {
+    pub name: String,
+    #[serde(skip)]
+    pub buffers: Vec<Vec<u8>>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub files: usize,
+    #[serde(skip)]
+    pub rejects: Vec<(String, Reject)>,
+    pub rejected: u64,
+}
+
+/// What the final phase of aggregations produced.
+#[derive(Debug, Default)]
+pub struct FinalReport {
+    pub sink_rows: Vec<u64>,
+    pub states_merged: u64,
+}
 
 /// How a split ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -141,7 +179,7 @@ pub struct RunReport {
     pub pipeline: String,
     pub name: String,
     pub status: String,
-    pub exit_code: i32,
+    pub exit_code: Exit,
     pub started_at_unix: u64,
     pub elapsed_seconds: f64,
     pub workers: usize,
@@ -172,7 +210,7 @@ pub struct RunReport {
     pub slowest_splits: Vec<SlowSplit>,
     pub spilled_bytes: u64,
     /// Where failed inputs were listed and copied (`run.quarantine`).
-    pub quarantine: Option<crate::exec::quarantine::Quarantined>,
+    pub quarantine: Option<Quarantined>,
     /// Peak resident memory of the process (Linux `VmHWM`), in bytes.
     pub peak_rss_bytes: u64,
     /// Why the run failed, when it failed as a whole.
@@ -205,7 +243,7 @@ impl RunReport {
             pipeline: p.pipeline.file.display().to_string(),
             name: p.pipeline.name.clone(),
             status: "running".into(),
-            exit_code: EXIT_OK,
+            exit_code: Exit::Ok,
             started_at_unix: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -243,7 +281,7 @@ impl RunReport {
     pub fn fatal(mut self, error: String, started: Instant) -> Self {
         self.error = Some(error);
         self.status = "failed".into();
-        self.exit_code = EXIT_FAILED;
+        self.exit_code = Exit::Failed;
         self.elapsed_seconds = started.elapsed().as_secs_f64();
         self.peak_rss_bytes = peak_rss();
         self
@@ -255,7 +293,7 @@ impl RunReport {
         mut records: Vec<SplitRecord>,
         files: &[PlannedFile],
         writer: WriterReport,
-        final_result: Option<Result<crate::exec::final_stage::FinalReport, String>>,
+        final_result: Option<Result<FinalReport, String>>,
         started: Instant,
         prepared: &Prepared,
     ) -> Self {
@@ -339,148 +377,11 @@ impl RunReport {
         } else if let Some(e) = writer.error {
             self.error = Some(format!("writing outputs: {e}"));
         }
-        self.exit_code = if self.error.is_some() { EXIT_FAILED } else { EXIT_OK };
-        self.status = if self.exit_code == EXIT_OK { "ok".into() } else { "failed".into() };
+        self.exit_code = if self.error.is_some() { Exit::Failed } else { Exit::Ok };
+        self.status = if self.exit_code == Exit::Ok { "ok".into() } else { "failed".into() };
         self.elapsed_seconds = started.elapsed().as_secs_f64();
         self.peak_rss_bytes = peak_rss();
         self
-    }
-
-    /// The end-of-run summary, one screen: how the splits ended, what was
-    /// read and written (rows per output, bytes in and out, throughput),
-    /// the slowest splits, what went wrong, and where the outputs, the
-    /// quarantine and the report are. Lists are capped so the summary stays
-    /// short whatever the run; the report has everything.
-    pub fn summary(&self, report_path: Option<&str>) -> String {
-        /// The first line of `text`, cut to `max` characters.
-        fn first_line(text: &str, max: usize) -> String {
-            let line = text.lines().next().unwrap_or("");
-            if line.chars().count() <= max && !text.contains('\n') {
-                return line.to_string();
-            }
-            let cut: String = line.chars().take(max).collect();
-            format!("{cut} ...")
-        }
-        let mut s = String::new();
-        let secs = self.elapsed_seconds.max(1e-9);
-        let _ = writeln!(
-            s,
-            "{}: {}{} in {:.2} s with {} worker{}",
-            self.name,
-            self.status,
-            if self.resumed { " (resumed)" } else { "" },
-            self.elapsed_seconds,
-            self.workers,
-            if self.workers == 1 { "" } else { "s" }
-        );
-        let mut splits = format!(
-            "{} total: {} ok, {} partial, {} failed",
-            group(self.splits_total),
-            group(self.splits_ok),
-            group(self.splits_partial),
-            group(self.splits_failed)
-        );
-        if self.splits_skipped > 0 {
-            splits.push_str(&format!(", {} not run", group(self.splits_skipped)));
-        }
-        if self.splits_already_committed > 0 {
-            splits.push_str(&format!(", {} already committed", group(self.splits_already_committed)));
-        }
-        if !self.retried.is_empty() {
-            splits.push_str(&format!(" ({} after retries)", group(self.retried.len() as u64)));
-        }
-        let _ = writeln!(s, "  splits   {splits}");
-        let _ = writeln!(
-            s,
-            "  in       {} rows, {} ({}/s, {} rows/s)",
-            group(self.rows_read),
-            ByteSize(self.bytes_read),
-            ByteSize((self.bytes_read as f64 / secs) as u64),
-            group((self.rows_read as f64 / secs) as u64)
-        );
-        for t in &self.side_tables {
-            let _ = writeln!(
-                s,
-                "  side     {}: {} rows, {} from {} file{}",
-                t.name,
-                group(t.rows),
-                ByteSize(t.bytes),
-                t.files,
-                if t.files == 1 { "" } else { "s" }
-            );
-        }
-        let written: u64 = self.outputs.iter().filter(|o| o.committed).map(|o| o.bytes).sum();
-        for (i, o) in self.outputs.iter().enumerate() {
-            let label = if i == 0 { "out" } else { "" };
-            let versions = match o.versions.as_slice() {
-                [] => String::new(),
-                [v] => format!(", {} version {v}", o.format),
-                [first, .., last] => format!(", {} versions {first}..{last}", o.format),
-            };
-            let state = if o.committed {
-                format!("{} rows, {}{versions}", group(o.rows), ByteSize(o.bytes))
-            } else if !o.versions.is_empty() {
-                format!(
-                    "{} rows committed{versions}; the rest not written (resume with --resume)",
-                    group(o.rows)
-                )
-            } else {
-                "not written".into()
-            };
-            let _ = writeln!(s, "  {label:<8} {}: {state} -> {}", o.name, o.path);
-        }
-        if self.outputs.len() > 1 && written > 0 {
-            let _ = writeln!(s, "           {} written in all", ByteSize(written));
-        }
-        if self.rejected_records > 0 {
-            let _ = writeln!(
-                s,
-                "  rejected {} records, kept out of the outputs ({})",
-                group(self.rejected_records),
-                if report_path.is_some() { "listed in the report" } else { "--report lists them" }
-            );
-        }
-        if self.peak_rss_bytes > 0 {
-            let spilled = if self.spilled_bytes > 0 {
-                format!(", {} spilled to disk", ByteSize(self.spilled_bytes))
-            } else {
-                String::new()
-            };
-            let _ = writeln!(s, "  memory   {} peak{spilled}", ByteSize(self.peak_rss_bytes));
-        }
-        if !self.slowest_splits.is_empty() && self.splits_total > 1 {
-            for (i, x) in self.slowest_splits.iter().enumerate() {
-                let label = if i == 0 { "slowest" } else { "" };
-                let _ = writeln!(s, "  {label:<8} {:.2} s  {} ({} rows)", x.seconds, x.split, group(x.rows));
-            }
-        }
-        const PARTIALS: usize = 3;
-        for p in self.partials.iter().take(PARTIALS) {
-            let _ = writeln!(s, "  partial  {}: {}", p.split, p.reason);
-        }
-        if self.partials.len() > PARTIALS {
-            let _ = writeln!(s, "  ... and {} more partial splits", self.partials.len() - PARTIALS);
-        }
-        const FAILURES: usize = 5;
-        for f in self.failures.iter().take(FAILURES) {
-            let attempts = if f.attempts > 1 { format!(" ({} attempts)", f.attempts) } else { String::new() };
-            let _ = writeln!(s, "  FAILED   {}: {}{attempts}", f.split, first_line(&f.error, 160));
-        }
-        if self.failures.len() > FAILURES {
-            let _ =
-                writeln!(s, "  ... and {} more failures (see the report)", self.failures.len() - FAILURES);
-        }
-        if let Some(e) = &self.error {
-            let _ = writeln!(s, "  error    {e}");
-        }
-        if let Some(q) = &self.quarantine {
-            let _ =
-                writeln!(s, "  quarantine {} failed inputs listed in {}/failed-inputs.tsv", q.inputs, q.path);
-        }
-        if let Some(r) = report_path {
-            let _ = writeln!(s, "  report   {r}");
-        }
-        s
     }
 }
 

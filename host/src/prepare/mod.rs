@@ -16,6 +16,8 @@
 //! outputs (`configure`), transforms get only the columns they read, and
 //! the router re-attaches passed-through columns (see [`crate::exec::router`]).
 
+pub mod load;
+
 use crate::config::error::did_you_mean;
 use crate::config::{
     ConfigError, ConfigErrors, Location, Pipeline, SideTableStage, SinkStage, StageCommon, TransformStage,

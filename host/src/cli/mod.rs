@@ -1,0 +1,262 @@
+//! The command line: `run`, `validate`, `plan`, `plugins list`,
+//! `plugins inspect`, one module per command over the library. Every
+//! pipeline command loads configuration through the same code
+//! ([`crate::prepare::load`]), so `validate` reports exactly what `run`
+//! would refuse, and all of them exit 2 on any configuration problem.
+//!
+//! Output conventions ([`output`]): results go to stdout (`validate`'s OK,
+//! `plan`, `plugins`), diagnostics, progress and the run summary to stderr.
+//! Colors only on a terminal and never with `NO_COLOR`; `--log-format json`
+//! turns logs, configuration errors and plain progress lines into JSON
+//! objects.
+
+mod output;
+mod plan;
+mod plugins;
+mod run;
+mod validate;
+
+use crate::config::Override;
+use crate::exec::RunOptions;
+use crate::report::Exit;
+use clap::{Parser, Subcommand, ValueEnum};
+use output::Out;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "runtime",
+    version,
+    about = "Run data pipelines whose parsers and transforms are sandboxed WebAssembly plugins",
+    after_help = const_format_help()
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Format of logs, configuration errors and progress lines on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+const fn const_format_help() -> &'static str {
+    "Examples:
+  runtime validate pipeline.toml
+  runtime plan pipeline.toml
+  runtime run pipeline.toml --workers 8 --report run.json
+  runtime plugins list
+  runtime plugins inspect ndjson
+
+Exit status:
+  0  success                  1  the run failed (see the summary)
+  2  bad configuration/usage  3  internal error
+
+Environment (see `runtime run --help`):
+  RUNTIME_PLUGIN_PATH, RUNTIME_CACHE_DIR, RUNTIME_LOG, RUNTIME_PROGRESS_INTERVAL, NO_COLOR"
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline: read every split, write every output, print a summary.
+    #[command(after_help = run_help())]
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Worker threads (default: run.workers, else the number of CPUs).
+        #[arg(long, short = 'w', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        workers: Option<u16>,
+        /// Write the JSON run report to this file.
+        #[arg(long, value_name = "FILE.json")]
+        report: Option<PathBuf>,
+        /// Override a pipeline value (a TOML value; repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<Override>,
+        /// Print nothing but errors (no progress, no summary unless the run fails).
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// Continue an interrupted run: keep what its outputs already committed.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Check a pipeline without reading or writing any data.
+    #[command(after_help = validate_help())]
+    Validate {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Check the pipeline as `run --set` would see it.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// Show the splits a run would execute, largest first, without running them.
+    #[command(after_help = plan_help())]
+    Plan {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Machine-readable output (every split).
+        #[arg(long)]
+        json: bool,
+        /// Workers to estimate the balance for (default: run.workers).
+        #[arg(long, short = 'w', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        workers: Option<u16>,
+        /// Plan the pipeline as `run --set` would see it.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// List or inspect plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+const fn run_help() -> &'static str {
+    "Examples:
+  runtime run examples/pod-usage/pipeline.toml
+  runtime run pipeline.toml --workers 4 --report run.json
+  runtime run pipeline.toml --set run.max_failed_splits='\"5%\"' --set run.retries=0
+  runtime run pipeline.toml --quiet || cat run.json
+  runtime run pipeline.toml --resume
+
+Progress goes to stderr: a bar on a terminal, a line every 10 s otherwise.
+
+Exit status:
+  0  success (failed splits, if any, within run.max_failed_splits)
+  1  the run failed: too many failed splits, a side table or an output failed
+  2  bad configuration or usage
+  3  internal error (a bug in the runtime)
+
+Environment:
+  RUNTIME_PLUGIN_PATH        folders searched for NAME.wasm, separated by `:`
+  RUNTIME_CACHE_DIR          compiled-plugin cache (default ~/.cache/runtime)
+  RUNTIME_LOG                log filter: warn (default), info, debug, plugin=debug
+  RUNTIME_PROGRESS_INTERVAL  seconds between progress lines when stderr is not a terminal (10)
+  NO_COLOR                   set to anything: no colors"
+}
+
+const fn validate_help() -> &'static str {
+    "Examples:
+  runtime validate pipeline.toml
+  runtime validate pipeline.toml --set source.max_split_bytes='\"16 MiB\"'
+  runtime --log-format json validate pipeline.toml   # one JSON object per problem
+
+Checks syntax, keys and values, loads every plugin and checks its options,
+connects the stages' schemas and expands the input globs. Every problem is
+listed with file:line:column, the key and a hint.
+Exit status: 0 the pipeline is valid, 2 any problem, 3 internal error."
+}
+
+const fn plan_help() -> &'static str {
+    "Examples:
+  runtime plan pipeline.toml
+  runtime plan pipeline.toml --workers 16
+  runtime plan pipeline.toml --json | jq '.splits[0]'
+
+Sizes are bytes of input (file splits) or the plugin's estimate (key ranges of sql).
+Imbalance: the largest split over the mean, and the busiest worker's share over a fair
+share when splits go largest first to the least busy of N workers (1.00 is perfect).
+Exit status: 0 ok, 2 bad configuration, 3 internal error."
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// List the bundled plugins and those on RUNTIME_PLUGIN_PATH.
+    #[command(after_help = "Examples:\n  runtime plugins list\n  \
+RUNTIME_PLUGIN_PATH=~/plugins runtime plugins list\n  runtime plugins list --json")]
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe a plugin: kind, versions, options, outputs and their schemas, capabilities.
+    #[command(after_help = "Examples:\n  runtime plugins inspect ndjson\n  \
+runtime plugins inspect pst --json\n  runtime plugins inspect target/wasm32-wasip2/release/my_reader.wasm")]
+    Inspect {
+        /// A plugin name (bundled or on RUNTIME_PLUGIN_PATH) or a path to a .wasm component.
+        #[arg(value_name = "NAME|FILE.wasm")]
+        plugin: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Whether to color stderr: a terminal, `NO_COLOR` unset or empty, and a
+/// terminal that is not `dumb`.
+pub fn color_stderr() -> bool {
+    std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RUNTIME_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(color_stderr()).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the command line and returns the exit status.
+pub fn main() -> i32 {
+    i32::from(dispatch())
+}
+
+fn dispatch() -> Exit {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Config } else { Exit::Ok };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(cli.log_format);
+    if !matches!(cli.command, Command::Run { .. }) {
+        // Commands whose output is piped into `head` or `jq` end quietly
+        // when the reader goes away, like other Unix tools, instead of
+        // panicking on EPIPE. (`run` prints nothing on stdout and keeps
+        // SIGPIPE ignored, as Rust sets it.)
+        // SAFETY: setting a signal's disposition to the default has no
+        // preconditions; no handler of ours is replaced.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    let out = Out { json: cli.log_format == LogFormat::Json, color: color_stderr() };
+    let result = std::panic::catch_unwind(|| match cli.command {
+        Command::Run { pipeline, workers, report, overrides, quiet, resume } => {
+            let options = RunOptions { workers: workers.map(usize::from), resume };
+            run::run(&out, &pipeline, options, report.as_deref(), &overrides, quiet)
+        }
+        Command::Validate { pipeline, overrides } => validate::validate(&out, &pipeline, &overrides),
+        Command::Plan { pipeline, json, workers, overrides } => {
+            plan::plan(&out, &pipeline, json, workers.map(usize::from), &overrides)
+        }
+        Command::Plugins(PluginsCommand::List { json }) => plugins::plugins_list(json),
+        Command::Plugins(PluginsCommand::Inspect { plugin, json }) => plugins::plugins_inspect(&plugin, json),
+    });
+    result.unwrap_or_else(|_| {
+        eprintln!(
+            "internal error: the runtime panicked (this is a bug; please report it with the message above)"
+        );
+        Exit::Internal
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,140 @@
+//! `runtime plan`: the splits a run would execute, largest first, with
+//! their sizes and how evenly they spread over the workers.
+
+use super::output::{Out, plural};
+use crate::config::Override;
+use crate::plugin;
+use crate::prepare::load;
+use crate::report::Exit;
+use crate::units::ByteSize;
+use std::path::Path;
+
+/// How evenly `sizes` (largest first) spread over `workers` when each split
+/// goes to the least busy worker: the busiest worker's load over a fair
+/// share (1.0 is perfect).
+pub fn worker_imbalance(sizes: &[u64], workers: usize) -> f64 {
+    let total: u64 = sizes.iter().sum();
+    if total == 0 || workers == 0 {
+        return 1.0;
+    }
+    let mut loads = vec![0u64; workers.min(sizes.len()).max(1)];
+    for &s in sizes {
+        let least = loads.iter_mut().min().expect("at least one worker");
+        *least += s;
+    }
+    let busiest = *loads.iter().max().unwrap_or(&0) as f64;
+    busiest / (total as f64 / workers.min(sizes.len()).max(1) as f64)
+}
+
+pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, overrides: &[Override]) -> Exit {
+    let loaded = match load::load(path, overrides, workers) {
+        Ok(x) => x,
+        Err(e) => return out.load_error(&e),
+    };
+    let prepared = &loaded.prepared;
+    let p = &prepared.pipeline;
+    let workers = workers.unwrap_or(p.run.workers);
+    let files = &prepared.source_files;
+    let splits = prepared.source_splits();
+    let plugin_planned = prepared.source.description.planning == plugin::Planning::Plugin;
+    let sizes: Vec<u64> = splits.iter().map(|s| s.split.size_hint).collect();
+    let total: u64 = sizes.iter().sum();
+    let max = sizes.iter().copied().max().unwrap_or(0);
+    let min = sizes.iter().copied().min().unwrap_or(0);
+    let mean = if sizes.is_empty() { 0.0 } else { total as f64 / sizes.len() as f64 };
+    let imbalance = if mean > 0.0 { max as f64 / mean } else { 1.0 };
+    let spread = worker_imbalance(&sizes, workers);
+    let failing = splits.iter().filter(|s| s.error.is_some()).count();
+    if json {
+        let out = serde_json::json!({
+            "pipeline": p.file.display().to_string(),
+            "reader": prepared.source.description.name,
+            "planned_by": if plugin_planned { "plugin" } else { "host" },
+            "files": files.len(),
+            "splits_total": splits.len(),
+            "size_total": total,
+            "size_largest": max,
+            "size_smallest": min,
+            "size_mean": mean.round(),
+            "imbalance": (imbalance * 1000.0).round() / 1000.0,
+            "workers": workers,
+            "worker_imbalance": (spread * 1000.0).round() / 1000.0,
+            "splits_known_to_fail": failing,
+            "splits": splits.iter().map(|s| serde_json::json!({
+                "id": s.split.id,
+                "input": s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.shown.clone()),
+                "offset": s.split.offset,
+                "length": s.split.length,
+                "size_hint": s.split.size_hint,
+                "payload": s.split.payload,
+                "error": s.error,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap());
+        return Exit::Ok;
+    }
+    let est = if plugin_planned { "~" } else { "" };
+    println!(
+        "{}: {} over {}, {est}{} in all{}",
+        path.display(),
+        plural(splits.len(), "split", "splits"),
+        plural(files.len(), "file", "files"),
+        ByteSize(total),
+        if plugin_planned {
+            format!(" (planned by the {} plugin; sizes are its estimates)", prepared.source.description.name)
+        } else {
+            String::new()
+        }
+    );
+    if !splits.is_empty() {
+        println!(
+            "  sizes       largest {est}{}, mean {est}{}, smallest {est}{}",
+            ByteSize(max),
+            ByteSize(mean as u64),
+            ByteSize(min)
+        );
+        println!(
+            "  imbalance   {imbalance:.2} (largest / mean); {spread:.2} across {} (busiest / fair share)",
+            plural(workers, "worker", "workers")
+        );
+    }
+    if failing > 0 {
+        println!("  warning     {} will fail (unreadable input)", plural(failing, "split", "splits"));
+    }
+    const SHOWN: usize = 40;
+    if !splits.is_empty() {
+        println!("  {:>4}  {:>11}  split", "#", "size");
+    }
+    for (i, s) in splits.iter().take(SHOWN).enumerate() {
+        let extra = match (&s.error, s.split.payload.is_empty() || !plugin_planned) {
+            (Some(e), _) => format!("  (will fail: {e})"),
+            (None, false) => format!("  {}", s.split.payload),
+            _ => String::new(),
+        };
+        println!(
+            "  {:>4}  {:>11}  {}{extra}",
+            i + 1,
+            format!("{est}{}", ByteSize(s.split.size_hint)),
+            s.split.id
+        );
+    }
+    if splits.len() > SHOWN {
+        println!("  ... {} more (--json lists every split)", splits.len() - SHOWN);
+    }
+    Exit::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balance_over_workers() {
+        assert_eq!(worker_imbalance(&[10, 10, 10, 10], 2), 1.0);
+        // 9 + 1 vs 5 + 5: largest first to the least busy gives 9 | 5+1+... = 9 vs 6.
+        assert!((worker_imbalance(&[9, 5, 1, 1], 2) - 9.0 / 8.0).abs() < 1e-9);
+        assert_eq!(worker_imbalance(&[], 4), 1.0);
+        // More workers than splits: the fair share is over the splits.
+        assert_eq!(worker_imbalance(&[4, 4], 8), 1.0);
+    }
+}
