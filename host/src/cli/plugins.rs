@@ -178,7 +178,7 @@ pub fn plugins_inspect(name: &str, json: bool) -> Exit {
             let hint = match &reference {
                 config::PluginRef::Named(n) => {
                     let bundled = crate::catalog::bundled_names();
-                    match config::error::did_you_mean(n, bundled.iter().copied()) {
+                    match config::diagnostics::did_you_mean(n, bundled.iter().copied()) {
                         Some(m) => format!("did you mean `{m}`?"),
                         None => "`runtime plugins list` shows the plugins this runtime finds".to_string(),
                     }

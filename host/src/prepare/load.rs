@@ -58,6 +58,6 @@ pub fn load(path: &Path, overrides: &[Override], workers: Option<usize>) -> Resu
         .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
     let text = if overrides.is_empty() { std::fs::read_to_string(path).ok() } else { None };
     let prepared = prepare::prepare(pipeline, &runtime)
-        .map_err(|e| config_error(config::error::polish(e, path, text.as_deref())))?;
+        .map_err(|e| config_error(config::diagnostics::wording::polish(e, path, text.as_deref())))?;
     Ok(Loaded { prepared: Arc::new(prepared), runtime })
 }

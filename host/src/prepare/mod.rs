@@ -18,7 +18,7 @@
 
 pub mod load;
 
-use crate::config::error::did_you_mean;
+use crate::config::diagnostics::did_you_mean;
 use crate::config::{
     ConfigError, ConfigErrors, Location, Pipeline, SideTableStage, SinkStage, StageCommon, TransformStage,
 };
@@ -256,6 +256,9 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
 
     // Transforms, in order; each adds a stream named after it.
     let mut transforms: Vec<PreparedTransform> = Vec::new();
+    // Transforms that failed: a stage reading their stream is not told
+    // again that the stream does not exist.
+    let mut broken: Vec<String> = Vec::new();
     // The input columns each transform reads, by name (`None`: all).
     let mut reads: Vec<Option<Vec<String>>> = Vec::new();
     for (i, t) in pipeline.transforms.iter().enumerate() {
@@ -272,7 +275,9 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
             t.input_at.clone().or(c.plugin_at.clone()),
             default_input,
             &streams,
+            &broken,
         ) else {
+            broken.push(t.name.clone());
             continue;
         };
         if streams.iter().any(|s| s.name == t.name) {
@@ -290,11 +295,13 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
             Ok(p) => p,
             Err(e) => {
                 errors.push(stage_error(c, e));
+                broken.push(t.name.clone());
                 continue;
             }
         };
         if plugin.description.kind != Kind::Transform {
             errors.push(stage_error(c, format!("`{}` is a reader, not a transform", c.plugin)));
+            broken.push(t.name.clone());
             continue;
         }
         let placeholders: Vec<(String, Vec<Vec<u8>>)> = t
@@ -314,10 +321,12 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
             Ok(x) => x,
             Err(e @ CallError::Plugin { .. }) => {
                 errors.push(option_error(c, &e));
+                broken.push(t.name.clone());
                 continue;
             }
             Err(e) => {
                 errors.push(stage_error(c, format!("plugin failed to start: {e}")));
+                broken.push(t.name.clone());
                 continue;
             }
         };
@@ -331,6 +340,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
                     streams[input].name
                 ),
             ));
+            broken.push(t.name.clone());
             continue;
         }
         let mergeable = plugin.description.mergeable;
@@ -365,9 +375,15 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
             None => None,
         };
         let id = format!("sinks.{}.input", s.name);
-        if let Some(input) =
-            resolve_input(&mut errors, &id, s.input.as_deref(), s.input_at.clone(), default, &streams)
-        {
+        if let Some(input) = resolve_input(
+            &mut errors,
+            &id,
+            s.input.as_deref(),
+            s.input_at.clone(),
+            default,
+            &streams,
+            &broken,
+        ) {
             sinks.push(PreparedSink { stage: s.clone(), input });
         }
     }
@@ -547,6 +563,7 @@ fn resolve_input(
     at: Option<Location>,
     default: Option<String>,
     streams: &[Stream],
+    broken: &[String],
 ) -> Option<usize> {
     let known: Vec<&str> = streams.iter().map(|s| s.name.as_str()).collect();
     let Some(name) = named.map(str::to_string).or(default) else {
@@ -559,6 +576,8 @@ fn resolve_input(
     };
     match streams.iter().position(|s| s.name == name) {
         Some(i) => Some(i),
+        // Its transform failed, and said why.
+        None if broken.contains(&name) => None,
         None => {
             let hint = match did_you_mean(&name, known.iter().copied()) {
                 Some(m) => format!("did you mean `{m}`?"),
