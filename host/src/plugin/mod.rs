@@ -2,26 +2,32 @@
 //! components, and the host side of the WIT contract.
 //!
 //! One module per WIT interface the host implements ([`log`], [`io`]); one
-//! per world it calls ([`reader`], [`transform`]); [`instance`] holds the
-//! call discipline shared by both; [`state`] the store data (sandbox, limits,
-//! per-call context); [`engine`] and [`cache`] the compilation side.
+//! per world it calls ([`reader`], [`transform`]), over the bindings of
+//! every WIT version (private to `bindings`, converted in `convert`);
+//! [`instance`] holds the call discipline shared by both; the sandbox is
+//! [`wasi`] (the WASI context and grants), [`limits`] (memory, time),
+//! [`blocking`] (time-bounded WASI I/O) and [`output`] (captured stdout and
+//! stderr); [`state`] is the store data; [`engine`] and [`cache`] the
+//! compilation side.
 //!
 //! A [`Runtime`] compiles each component once per run (or loads it from the
 //! on-disk cache), pre-links it against the host's imports into an
 //! `InstancePre`, and instantiates it cheaply for every worker.
 
-pub mod bindings;
+mod bindings;
 pub mod blocking;
 pub mod cache;
 mod convert;
 pub mod engine;
 pub mod instance;
 pub mod io;
+pub mod limits;
 pub mod log;
 pub mod output;
 pub mod reader;
 pub mod state;
 pub mod transform;
+pub mod wasi;
 
 use crate::catalog;
 use crate::config::{PluginRef, StageCommon};
