@@ -15,7 +15,8 @@
 //! pipeline), its schema is checked against the pipeline's before anything
 //! is written, and its history tells which splits earlier runs committed.
 
-use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips, reconcile};
+use super::schema::{conform, reconcile};
+use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips};
 use crate::config::{SinkStage, TableSettings, WriteMode};
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
@@ -168,7 +169,7 @@ fn delta_schema(schema: &Schema) -> Result<StructType, String> {
 
 impl TableWriter for DeltaSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
-        let batch = super::folder::conform(batch, &self.schema)?;
+        let batch = conform(batch, &self.schema)?;
         self.rt.block_on(self.writer.write(batch)).map_err(|e| format!("writing Delta data files: {e}"))
     }
 

@@ -18,7 +18,8 @@
 //! dies with its process, so a crashed run leaves no stale lock.
 
 use super::parquet::{Closed, ParquetFile, properties};
-use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips, reconcile};
+use super::schema::{conform, reconcile};
+use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips};
 use crate::config::{SinkStage, TableSettings, WriteMode};
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
@@ -323,24 +324,6 @@ impl TableWriter for ParquetFolderSink {
             c.discard();
         }
     }
-}
-
-/// Casts a batch to the table's schema where they differ only in flavour
-/// (dictionary-encoded strings, added nullable columns filled with nulls).
-pub fn conform(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, String> {
-    if batch.schema().as_ref() == schema {
-        return Ok(batch.clone());
-    }
-    let mut columns = Vec::with_capacity(schema.fields().len());
-    for field in schema.fields() {
-        let column = match batch.schema().index_of(field.name()) {
-            Ok(i) => arrow_cast::cast(batch.column(i), field.data_type())
-                .map_err(|e| format!("column `{}`: {e}", field.name()))?,
-            Err(_) => arrow_array::new_null_array(field.data_type(), batch.num_rows()),
-        };
-        columns.push(column);
-    }
-    RecordBatch::try_new(Arc::new(schema.clone()), columns).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

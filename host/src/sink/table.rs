@@ -22,9 +22,7 @@
 //! and skips the splits it committed; `skip_committed` skips every split any
 //! earlier run of the pipeline committed.
 
-use crate::config::{SinkFormat, SinkStage};
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
 use std::collections::HashSet;
 
 /// Who is writing: recorded with every commit.
@@ -137,109 +135,6 @@ pub trait TableWriter: Send {
     }
 }
 
-/// Opens the table of a sink before the run: creates it if needed, checks
-/// the schema, and reads which splits earlier runs committed.
-pub fn open(
-    stage: &SinkStage,
-    schema: SchemaRef,
-    run: &RunIdentity,
-) -> Result<(Box<dyn TableWriter>, Opened), String> {
-    match stage.format {
-        SinkFormat::ParquetFile => {
-            let w = super::file::ParquetFileSink::new(stage, schema);
-            Ok((Box::new(w), Opened::default()))
-        }
-        SinkFormat::ParquetDir => {
-            let (w, opened) = super::folder::ParquetFolderSink::open(stage, schema, run)?;
-            Ok((Box::new(w), opened))
-        }
-        SinkFormat::Delta => {
-            let (w, opened) = super::delta::DeltaSink::open(stage, schema, run)?;
-            Ok((Box::new(w), opened))
-        }
-    }
-}
-
-/// Compares the table's schema with the pipeline's: `Ok(None)` when equal,
-/// `Ok(Some(merged))` when the pipeline only adds nullable columns and that
-/// is allowed, otherwise an error listing every difference.
-pub fn reconcile(
-    table: &arrow_schema::Schema,
-    ours: &arrow_schema::Schema,
-    add_columns: bool,
-) -> Result<Option<SchemaRef>, String> {
-    let mut problems = Vec::new();
-    for t in table.fields() {
-        match ours.field_with_name(t.name()) {
-            Err(_) => problems
-                .push(format!("column `{}` is in the table but the pipeline does not produce it", t.name())),
-            Ok(o) if !same_type(o.data_type(), t.data_type()) => problems.push(format!(
-                "column `{}` is {} in the table, {} in the pipeline",
-                t.name(),
-                t.data_type(),
-                o.data_type()
-            )),
-            Ok(o) if o.is_nullable() && !t.is_nullable() => problems
-                .push(format!("column `{}` is NOT NULL in the table but nullable in the pipeline", t.name())),
-            Ok(_) => {}
-        }
-    }
-    let added: Vec<_> =
-        ours.fields().iter().filter(|o| table.field_with_name(o.name()).is_err()).cloned().collect();
-    if !problems.is_empty() {
-        return Err(problems.join("; "));
-    }
-    if added.is_empty() {
-        return Ok(None);
-    }
-    let names: Vec<&str> = added.iter().map(|f| f.name().as_str()).collect();
-    if !add_columns {
-        return Err(format!(
-            "the pipeline adds column(s) {} that the table does not have; set schema_evolution = \"add_columns\" to add them",
-            names.join(", ")
-        ));
-    }
-    if let Some(f) = added.iter().find(|f| !f.is_nullable()) {
-        return Err(format!(
-            "new column `{}` must be nullable: existing rows have no value for it",
-            f.name()
-        ));
-    }
-    let mut fields: Vec<_> = table.fields().iter().cloned().collect();
-    fields.extend(added);
-    Ok(Some(std::sync::Arc::new(arrow_schema::Schema::new(fields))))
-}
-
-/// Types equal up to string/binary flavours and timestamp time zone names
-/// that mean UTC.
-fn same_type(a: &arrow_schema::DataType, b: &arrow_schema::DataType) -> bool {
-    use arrow_schema::DataType as D;
-    let norm = |t: &D| -> D {
-        match t {
-            D::LargeUtf8 | D::Utf8View => D::Utf8,
-            D::LargeBinary | D::BinaryView => D::Binary,
-            D::Dictionary(_, v) => (**v).clone(),
-            D::Timestamp(u, Some(tz)) if tz.as_ref() == "+00:00" || tz.as_ref() == "Z" => {
-                D::Timestamp(*u, Some("UTC".into()))
-            }
-            other => other.clone(),
-        }
-    };
-    match (norm(a), norm(b)) {
-        (D::List(x), D::List(y))
-        | (D::LargeList(x), D::LargeList(y))
-        | (D::List(x), D::LargeList(y))
-        | (D::LargeList(x), D::List(y)) => same_type(x.data_type(), y.data_type()),
-        (D::Struct(x), D::Struct(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y.iter())
-                    .all(|(p, q)| p.name() == q.name() && same_type(p.data_type(), q.data_type()))
-        }
-        (x, y) => x == y,
-    }
-}
-
 /// The key that identifies a split across runs: its id, and for file
 /// splits the file's size (a file that changed is not the same split).
 pub fn split_key(id: &str, file_size: Option<u64>) -> String {
@@ -252,7 +147,6 @@ pub fn split_key(id: &str, file_size: Option<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_schema::{DataType, Field, Schema};
 
     fn commit(version: i64, run: &str, splits: &[&str], complete: bool) -> RecordedCommit {
         RecordedCommit {
@@ -287,29 +181,5 @@ mod tests {
         let json = meta.to_json("app");
         assert_eq!(RecordedCommit::from_json(4, "app", &json), Some(commit(4, "r", &["s#1"], true)));
         assert_eq!(RecordedCommit::from_json(4, "other", &json), None);
-    }
-
-    #[test]
-    fn schema_reconciliation() {
-        let table =
-            Schema::new(vec![Field::new("a", DataType::Int64, false), Field::new("b", DataType::Utf8, true)]);
-        let same = Schema::new(vec![
-            Field::new("a", DataType::Int64, false),
-            Field::new("b", DataType::LargeUtf8, true),
-        ]);
-        assert_eq!(reconcile(&table, &same, false), Ok(None));
-        let wider = Schema::new(vec![
-            Field::new("a", DataType::Int64, false),
-            Field::new("b", DataType::Utf8, true),
-            Field::new("c", DataType::Float64, true),
-        ]);
-        assert!(reconcile(&table, &wider, false).unwrap_err().contains("schema_evolution = \"add_columns\""));
-        assert_eq!(reconcile(&table, &wider, true).unwrap().unwrap().fields().len(), 3);
-        let wrong =
-            Schema::new(vec![Field::new("a", DataType::Int32, false), Field::new("b", DataType::Utf8, true)]);
-        assert_eq!(
-            reconcile(&table, &wrong, true).unwrap_err(),
-            "column `a` is Int64 in the table, Int32 in the pipeline"
-        );
     }
 }
