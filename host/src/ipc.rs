@@ -13,46 +13,61 @@ use arrow_ipc::reader::StreamDecoder;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use std::sync::Arc;
+use thiserror::Error;
 
 /// Most rows one batch may hold. A batch of a null-typed column costs a few
 /// bytes whatever its length; without a cap a plugin could hand the sinks
 /// billions of rows in one message.
 pub const MAX_BATCH_ROWS: usize = 1 << 24;
 
+/// Why plugin-supplied Arrow IPC was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum IpcError {
+    #[error("malformed Arrow IPC: {0}")]
+    Malformed(String),
+    #[error("malformed Arrow IPC: more than one batch in one buffer")]
+    MoreThanOneBatch,
+    #[error("malformed Arrow IPC: no schema")]
+    NoSchema,
+    #[error("a batch of {0} rows is over the limit of {MAX_BATCH_ROWS} rows per batch")]
+    TooManyRows(usize),
+    #[error("expected a schema, found a record batch")]
+    NotASchema,
+    #[error("malformed Arrow IPC schema: {0}")]
+    MalformedSchema(String),
+    /// The batch's columns are not the declared ones.
+    #[error("schema mismatch: {0}")]
+    Mismatch(String),
+}
+
 /// Decodes a buffer holding exactly one batch (a schema-only stream decodes
 /// to an empty batch).
-pub fn decode_batch(bytes: Vec<u8>) -> Result<RecordBatch, String> {
+pub fn decode_batch(bytes: Vec<u8>) -> Result<RecordBatch, IpcError> {
     decode_buffer(arrow_buffer_from(bytes))
 }
 
 /// Like [`decode_batch`], from a shared buffer (the arrays reference it
 /// without copying when it is aligned).
-pub fn decode_buffer(mut buf: arrow_buffer::Buffer) -> Result<RecordBatch, String> {
+pub fn decode_buffer(mut buf: arrow_buffer::Buffer) -> Result<RecordBatch, IpcError> {
     let mut decoder = StreamDecoder::new().with_require_alignment(false);
     let mut found = None;
     while !buf.is_empty() {
         match decoder.decode(&mut buf) {
             Ok(Some(batch)) => {
                 if found.is_some() {
-                    return Err("malformed Arrow IPC: more than one batch in one buffer".into());
+                    return Err(IpcError::MoreThanOneBatch);
                 }
                 found = Some(batch);
             }
             Ok(None) => {}
-            Err(e) => return Err(format!("malformed Arrow IPC: {e}")),
+            Err(e) => return Err(IpcError::Malformed(e.to_string())),
         }
     }
-    decoder.finish().map_err(|e| format!("malformed Arrow IPC: {e}"))?;
+    decoder.finish().map_err(|e| IpcError::Malformed(e.to_string()))?;
     match found {
-        Some(b) if b.num_rows() > MAX_BATCH_ROWS => Err(format!(
-            "a batch of {} rows is over the limit of {MAX_BATCH_ROWS} rows per batch",
-            b.num_rows()
-        )),
+        Some(b) if b.num_rows() > MAX_BATCH_ROWS => Err(IpcError::TooManyRows(b.num_rows())),
         Some(b) => Ok(b),
-        None => decoder
-            .schema()
-            .map(RecordBatch::new_empty)
-            .ok_or_else(|| "malformed Arrow IPC: no schema".to_string()),
+        None => decoder.schema().map(RecordBatch::new_empty).ok_or(IpcError::NoSchema),
     }
 }
 
@@ -61,21 +76,21 @@ fn arrow_buffer_from(bytes: Vec<u8>) -> arrow_buffer::Buffer {
 }
 
 /// Decodes a schema-only stream.
-pub fn decode_schema(bytes: Vec<u8>) -> Result<SchemaRef, String> {
+pub fn decode_schema(bytes: Vec<u8>) -> Result<SchemaRef, IpcError> {
     let mut decoder = StreamDecoder::new();
     let mut buf = arrow_buffer_from(bytes);
     while !buf.is_empty() {
         match decoder.decode(&mut buf) {
-            Ok(Some(_)) => return Err("expected a schema, found a record batch".into()),
+            Ok(Some(_)) => return Err(IpcError::NotASchema),
             Ok(None) => {
                 if let Some(s) = decoder.schema() {
                     return Ok(s);
                 }
             }
-            Err(e) => return Err(format!("malformed Arrow IPC schema: {e}")),
+            Err(e) => return Err(IpcError::MalformedSchema(e.to_string())),
         }
     }
-    decoder.schema().ok_or_else(|| "malformed Arrow IPC schema: empty".into())
+    decoder.schema().ok_or_else(|| IpcError::MalformedSchema("empty".into()))
 }
 
 /// Encodes one batch as an IPC stream.
@@ -99,34 +114,34 @@ pub fn encode_schema(schema: &Schema) -> Result<Vec<u8>, ArrowError> {
 
 /// Checks that a batch has exactly the declared columns and types. Field
 /// metadata is ignored; a declared non-nullable column must hold no nulls.
-pub fn check_schema(batch: &RecordBatch, declared: &Schema) -> Result<(), String> {
+pub fn check_schema(batch: &RecordBatch, declared: &Schema) -> Result<(), IpcError> {
     let actual = batch.schema();
     if actual.fields().len() != declared.fields().len() {
-        return Err(format!(
-            "schema mismatch: the batch has {} columns ({}), the declared schema has {} ({})",
+        return Err(IpcError::Mismatch(format!(
+            "the batch has {} columns ({}), the declared schema has {} ({})",
             actual.fields().len(),
             names(&actual),
             declared.fields().len(),
             names(declared)
-        ));
+        )));
     }
     for (i, (a, d)) in actual.fields().iter().zip(declared.fields()).enumerate() {
         if a.name() != d.name() {
-            return Err(format!("schema mismatch: column {i} is `{}`, declared `{}`", a.name(), d.name()));
+            return Err(IpcError::Mismatch(format!("column {i} is `{}`, declared `{}`", a.name(), d.name())));
         }
         if a.data_type() != d.data_type() {
-            return Err(format!(
-                "schema mismatch: column `{}` is {}, declared {}",
+            return Err(IpcError::Mismatch(format!(
+                "column `{}` is {}, declared {}",
                 a.name(),
                 a.data_type(),
                 d.data_type()
-            ));
+            )));
         }
         if !d.is_nullable() && batch.column(i).null_count() > 0 {
-            return Err(format!(
-                "schema mismatch: column `{}` is declared non-nullable but holds nulls",
+            return Err(IpcError::Mismatch(format!(
+                "column `{}` is declared non-nullable but holds nulls",
                 d.name()
-            ));
+            )));
         }
     }
     Ok(())
@@ -177,7 +192,7 @@ mod tests {
             Field::new("s", DataType::Utf8, true),
         ]);
         assert_eq!(
-            check_schema(&back, &other).unwrap_err(),
+            check_schema(&back, &other).unwrap_err().to_string(),
             "schema mismatch: column `id` is Int64, declared Int32"
         );
     }
@@ -185,11 +200,14 @@ mod tests {
     #[test]
     fn garbage_and_truncation_are_errors() {
         assert!(
-            decode_batch(vec![1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap_err().starts_with("malformed Arrow IPC")
+            decode_batch(vec![1, 2, 3, 4, 5, 6, 7, 8, 9])
+                .unwrap_err()
+                .to_string()
+                .starts_with("malformed Arrow IPC")
         );
         let mut bytes = encode_batch(&batch()).unwrap();
         bytes.truncate(bytes.len() - 20);
-        assert!(decode_batch(bytes).unwrap_err().starts_with("malformed Arrow IPC"));
+        assert!(decode_batch(bytes).unwrap_err().to_string().starts_with("malformed Arrow IPC"));
     }
 
     #[test]
@@ -199,7 +217,7 @@ mod tests {
         let bomb = RecordBatch::try_new(schema, vec![Arc::new(n) as ArrayRef]).unwrap();
         let bytes = encode_batch(&bomb).unwrap();
         assert!(bytes.len() < 1024);
-        assert!(decode_batch(bytes).unwrap_err().contains("over the limit of 16777216 rows"));
+        assert!(decode_batch(bytes).unwrap_err().to_string().contains("over the limit of 16777216 rows"));
     }
 
     #[test]

@@ -47,15 +47,24 @@ pub struct PlannedSplit {
     pub error: Option<String>,
 }
 
+/// A glob of `inputs` that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("`{glob}` is not a valid glob: {reason}")]
+    InvalidGlob { glob: String, reason: String },
+    #[error("`{glob}` matches no file (looked in {})", .dir.display())]
+    NoMatch { glob: String, dir: PathBuf },
+}
+
 /// Expands globs into files. Errors name the glob that matched nothing.
-pub fn expand_inputs(dir: &Path, globs: &[String]) -> Result<Vec<PlannedFile>, Vec<String>> {
+pub fn expand_inputs(dir: &Path, globs: &[String]) -> Result<Vec<PlannedFile>, Vec<InputError>> {
     let (files, errors) = expand_inputs_partial(dir, globs);
     if errors.is_empty() { Ok(files) } else { Err(errors) }
 }
 
 /// Expands globs into files: what the globs that work matched, and a
 /// problem per glob that is invalid or matched nothing.
-pub fn expand_inputs_partial(dir: &Path, globs: &[String]) -> (Vec<PlannedFile>, Vec<String>) {
+pub fn expand_inputs_partial(dir: &Path, globs: &[String]) -> (Vec<PlannedFile>, Vec<InputError>) {
     let mut seen = BTreeSet::new();
     let mut files = Vec::new();
     let mut errors = Vec::new();
@@ -66,7 +75,7 @@ pub fn expand_inputs_partial(dir: &Path, globs: &[String]) -> (Vec<PlannedFile>,
         let paths = match glob::glob(&pattern) {
             Ok(p) => p,
             Err(e) => {
-                errors.push(format!("`{g}` is not a valid glob: {e}"));
+                errors.push(InputError::InvalidGlob { glob: g.clone(), reason: e.to_string() });
                 continue;
             }
         };
@@ -97,7 +106,7 @@ pub fn expand_inputs_partial(dir: &Path, globs: &[String]) -> (Vec<PlannedFile>,
             }
         }
         if matched == 0 {
-            errors.push(format!("`{g}` matches no file (looked in {})", dir.display()));
+            errors.push(InputError::NoMatch { glob: g.clone(), dir: dir.to_path_buf() });
         }
     }
     files.sort_by(|a, b| a.shown.cmp(&b.shown));
@@ -319,7 +328,7 @@ mod tests {
         let shown: Vec<&str> = files.iter().map(|f| f.shown.as_str()).collect();
         assert_eq!(shown, vec!["data/a.json", "data/b.json"]);
         let err = expand_inputs(dir.path(), &["nope/*.json".into()]).unwrap_err();
-        assert!(err[0].starts_with("`nope/*.json` matches no file"), "{err:?}");
+        assert!(err[0].to_string().starts_with("`nope/*.json` matches no file"), "{err:?}");
     }
 
     #[test]

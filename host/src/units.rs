@@ -5,17 +5,32 @@ use serde::{Deserialize, Deserializer, de};
 use std::fmt;
 use std::time::Duration;
 
+/// Why a size or a duration could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("`{0}` is not a size: write e.g. \"64 MiB\"")]
+    NotASize(String),
+    #[error("unknown size unit `{unit}` in `{text}`: use B, KiB, MiB, GiB, KB, MB or GB")]
+    SizeUnit { unit: String, text: String },
+    #[error("`{0}` is not a duration: write e.g. \"30 s\" or \"500 ms\"")]
+    NotADuration(String),
+    #[error("unknown duration unit `{unit}` in `{text}`: use ms, s, min or h")]
+    DurationUnit { unit: String, text: String },
+    #[error("`{0}` is out of range")]
+    OutOfRange(String),
+}
+
 /// A size in bytes. Accepts an integer (bytes) or a string with a unit:
 /// `B`, `KB`/`MB`/`GB` (powers of 1000), `KiB`/`MiB`/`GiB`/`TiB` (powers of 1024).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
 
 impl ByteSize {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, UnitError> {
         let t = text.trim();
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_')).unwrap_or(t.len());
         let (num, unit) = (t[..split].replace('_', ""), t[split..].trim());
-        let value: f64 = num.parse().map_err(|_| format!("`{text}` is not a size: write e.g. \"64 MiB\""))?;
+        let value: f64 = num.parse().map_err(|_| UnitError::NotASize(text.to_string()))?;
         let mult: f64 = match unit.to_ascii_lowercase().as_str() {
             "" | "b" => 1.0,
             "kb" => 1e3,
@@ -26,15 +41,11 @@ impl ByteSize {
             "m" | "mib" => 1024f64.powi(2),
             "g" | "gib" => 1024f64.powi(3),
             "t" | "tib" => 1024f64.powi(4),
-            _ => {
-                return Err(format!(
-                    "unknown size unit `{unit}` in `{text}`: use B, KiB, MiB, GiB, KB, MB or GB"
-                ));
-            }
+            _ => return Err(UnitError::SizeUnit { unit: unit.to_string(), text: text.to_string() }),
         };
         let bytes = value * mult;
         if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-            return Err(format!("`{text}` is out of range"));
+            return Err(UnitError::OutOfRange(text.to_string()));
         }
         Ok(ByteSize(bytes.round() as u64))
     }
@@ -87,20 +98,20 @@ impl<'de> Deserialize<'de> for ByteSize {
 pub struct Span(pub Duration);
 
 impl Span {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, UnitError> {
         let t = text.trim();
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-        let value: f64 = t[..split]
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration: write e.g. \"30 s\" or \"500 ms\""))?;
+        let value: f64 = t[..split].parse().map_err(|_| UnitError::NotADuration(text.to_string()))?;
         let secs = match t[split..].trim() {
             "ms" => value / 1000.0,
             "" | "s" | "sec" | "secs" => value,
             "m" | "min" | "mins" => value * 60.0,
             "h" => value * 3600.0,
-            unit => return Err(format!("unknown duration unit `{unit}` in `{text}`: use ms, s, min or h")),
+            unit => {
+                return Err(UnitError::DurationUnit { unit: unit.to_string(), text: text.to_string() });
+            }
         };
-        Duration::try_from_secs_f64(secs).map(Span).map_err(|_| format!("`{text}` is out of range"))
+        Duration::try_from_secs_f64(secs).map(Span).map_err(|_| UnitError::OutOfRange(text.to_string()))
     }
 }
 
@@ -156,7 +167,7 @@ mod tests {
         assert_eq!(ByteSize::parse("1.5GiB").unwrap().0, 3 << 29);
         assert_eq!(ByteSize::parse("10 MB").unwrap().0, 10_000_000);
         assert_eq!(ByteSize::parse("4_096").unwrap().0, 4096);
-        assert!(ByteSize::parse("12 parsecs").unwrap_err().contains("unknown size unit"));
+        assert!(ByteSize::parse("12 parsecs").unwrap_err().to_string().contains("unknown size unit"));
         assert_eq!(ByteSize(256 << 20).to_string(), "256 MiB");
         assert_eq!(ByteSize(1536).to_string(), "1.5 KiB");
     }

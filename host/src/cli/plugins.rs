@@ -46,7 +46,7 @@ pub fn plugins_list(json: bool) -> Exit {
             shadowed,
         });
     }
-    let loaded: Vec<Result<Arc<plugin::LoadedPlugin>, String>> =
+    let loaded: Vec<Result<Arc<plugin::LoadedPlugin>, plugin::LoadError>> =
         entries.iter().map(|e| runtime.load(&e.reference)).collect();
     if json {
         let list: Vec<serde_json::Value> = entries
@@ -65,7 +65,7 @@ pub fn plugins_list(json: bool) -> Exit {
                         v["wit_package"] = serde_json::json!(p.description.wit_package);
                         v["description"] = serde_json::json!(p.description.description);
                     }
-                    Err(err) => v["error"] = serde_json::json!(err),
+                    Err(err) => v["error"] = serde_json::json!(err.to_string()),
                 }
                 v
             })
@@ -99,7 +99,7 @@ pub fn plugins_list(json: bool) -> Exit {
                 e.name,
                 "?",
                 "?",
-                one_line(err, desc_w.saturating_sub(13))
+                one_line(&err.to_string(), desc_w.saturating_sub(13))
             ),
         }
     }
@@ -187,7 +187,7 @@ pub fn plugins_inspect(name: &str, json: bool) -> Exit {
                     "give the path to a .wasm component built for wasm32-wasip2".into()
                 }
             };
-            eprint!("{}", ConfigError::new("", e).hint(hint).render(color_stderr()));
+            eprint!("{}", ConfigError::new("", e.to_string()).hint(hint).render(color_stderr()));
             return Exit::Config;
         }
     };

@@ -7,6 +7,7 @@
 //! their rows flow through whatever stages follow to the sinks, as the
 //! writer's `Final` unit.
 
+use super::error::ExecError;
 use super::router::Router;
 use super::{Ctx, FinalMsg};
 use crate::prepare::Phase;
@@ -17,10 +18,10 @@ use std::sync::atomic::Ordering;
 
 /// Runs the final phase until the channel closes. An error here fails the
 /// run: the aggregate would be incomplete.
-pub fn run(ctx: &Ctx, rx: Receiver<FinalMsg>) -> Result<FinalReport, String> {
+pub fn run(ctx: &Ctx, rx: Receiver<FinalMsg>) -> Result<FinalReport, ExecError> {
     let prepared = ctx.prepared.clone();
     let mut slots = Vec::new();
-    let mut setup: Result<(), String> = Ok(());
+    let mut setup: Result<(), ExecError> = Ok(());
     for t in 0..prepared.transforms.len() {
         if Router::runs_here(&prepared, t, Phase::Final) && setup.is_ok() {
             match ctx.new_slot(t) {
@@ -36,7 +37,7 @@ pub fn run(ctx: &Ctx, rx: Receiver<FinalMsg>) -> Result<FinalReport, String> {
     }
     let mut router = Router::new(prepared.clone(), Unit::Final, ctx.writer.clone(), slots);
     if setup.is_ok() {
-        setup = router.open_all("final").map_err(|e| e.0);
+        setup = router.open_all("final");
     }
     let mut report = FinalReport::default();
     let mut error = setup.err();
@@ -49,7 +50,7 @@ pub fn run(ctx: &Ctx, rx: Receiver<FinalMsg>) -> Result<FinalReport, String> {
         for (t, list) in states {
             report.states_merged += list.len() as u64;
             if let Err(e) = router.merge(t, &list) {
-                error = Some(e.0);
+                error = Some(e);
                 ctx.stop.store(true, Ordering::SeqCst);
                 break;
             }
@@ -67,7 +68,7 @@ pub fn run(ctx: &Ctx, rx: Receiver<FinalMsg>) -> Result<FinalReport, String> {
     }
     if let Err(e) = router.finish_all() {
         let _ = ctx.writer.send(WriterMsg::Abort(Unit::Final));
-        return Err(e.0);
+        return Err(e);
     }
     report.sink_rows = router.sink_rows.clone();
     let _ = ctx.writer.send(WriterMsg::Commit(Unit::Final));

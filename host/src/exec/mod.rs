@@ -18,6 +18,7 @@
 //! committed. Otherwise the outputs are committed and failures listed in the
 //! report.
 
+pub mod error;
 pub mod final_stage;
 pub mod router;
 pub mod side_tables;
@@ -31,6 +32,7 @@ use crate::report::{RunReport, SplitRecord, SplitStatus};
 use crate::report::{SideTableData, quarantine};
 use crate::sink::{self, WriterMsg};
 use crossbeam_channel::{Sender, bounded};
+use error::ExecError;
 use router::Slot;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,21 +61,19 @@ pub struct Ctx {
 
 impl Ctx {
     /// Sends a split's partial states to the final stage.
-    pub fn send_states(&self, states: Vec<(usize, Vec<Vec<u8>>)>) -> Result<(), String> {
+    pub fn send_states(&self, states: Vec<(usize, Vec<Vec<u8>>)>) -> Result<(), ExecError> {
         let tx = self.finals.lock().unwrap().clone();
         match tx {
-            Some(tx) => {
-                tx.send(FinalMsg::States(states)).map_err(|_| "the final stage has stopped".to_string())
-            }
-            None => Err("partial states but no final stage".into()),
+            Some(tx) => tx.send(FinalMsg::States(states)).map_err(|_| ExecError::FinalStopped),
+            None => Err(ExecError::NoFinalStage),
         }
     }
 
     /// A fresh, initialised instance of transform `t`, with its side tables.
-    pub fn new_slot(&self, t: usize) -> Result<Slot, String> {
+    pub fn new_slot(&self, t: usize) -> Result<Slot, ExecError> {
         let tr = &self.prepared.transforms[t];
         let c = &tr.stage.common;
-        let mut instance = self.runtime.transform(&tr.plugin, c).map_err(|e| format!("{}: {e}", c.id))?;
+        let mut instance = self.runtime.transform(&tr.plugin, c).map_err(|e| ExecError::stage(&c.id, e))?;
         let tables: Vec<(String, Vec<Vec<u8>>)> = tr
             .stage
             .side_tables
@@ -81,7 +81,9 @@ impl Ctx {
             .filter_map(|n| self.side_tables.iter().find(|s| &s.name == n))
             .map(|s| (s.name.clone(), s.buffers.clone()))
             .collect();
-        instance.init(&c.options, &tables).map_err(|e| format!("{}: init failed: {e}", c.id))?;
+        instance
+            .init(&c.options, &tables)
+            .map_err(|e| ExecError::Init { stage: c.id.clone(), reason: e.to_string() })?;
         Ok(Slot { instance, open: None, emitted: 0 })
     }
 }
@@ -112,7 +114,7 @@ pub fn execute(
         progress.message(&format!("reading side table {}", st.stage.name));
         match side_tables::read(&runtime, st) {
             Ok(t) => tables.push(t),
-            Err(e) => return report.fatal(e, started),
+            Err(e) => return report.fatal(e.to_string(), started),
         }
     }
     report.side_tables = tables.clone();
@@ -144,7 +146,7 @@ pub fn execute(
     };
     let sinks = match sink::open_sinks(&prepared, &identity) {
         Ok(s) => s,
-        Err(e) => return report.fatal(e, started),
+        Err(e) => return report.fatal(e.to_string(), started),
     };
     if let Some(previous) = sinks.iter().find_map(|s| s.opened.resumed_run.clone()) {
         identity.run_id = previous;
@@ -234,7 +236,7 @@ pub fn execute(
         // Close the final stage's input and let it finish before the writer.
         drop(ctx_ref.finals.lock().unwrap().take());
         let final_result =
-            final_thread.map(|t| t.join().unwrap_or_else(|_| Err("the final stage panicked".into())));
+            final_thread.map(|t| t.join().unwrap_or_else(|_| Err(ExecError::Panicked("final stage"))));
         let failed = ctx_ref.failed.load(Ordering::SeqCst);
         let commit = !policy.exceeded(failed, ctx_ref.total)
             && !ctx_ref.stop.load(Ordering::SeqCst)
@@ -254,6 +256,7 @@ pub fn execute(
         }
         _ => None,
     };
+    let final_result = final_result.map(|r| r.map_err(|e| e.to_string()));
     let mut report = report.complete(records, &ctx.files, writer_report, final_result, started, &prepared);
     match quarantine {
         Some(Ok(q)) => report.quarantine = Some(q),

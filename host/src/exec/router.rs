@@ -24,6 +24,24 @@ use arrow_schema::SchemaRef;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
 
+/// Why a batch from a plugin cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error(transparent)]
+    Ipc(#[from] ipc::IpcError),
+    #[error("{0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    #[error("a batch from `finish` lacks column `{0}`")]
+    FinishLacks(String),
+    #[error("the batch lacks column `{0}`, which its input does not have either")]
+    Missing(String),
+    #[error(
+        "the batch lacks column `{column}` (passed through from the input), but holds {produced} rows for an \
+         input of {input}: a transform that passes columns through must return exactly its input's rows"
+    )]
+    RowsChanged { column: String, produced: usize, input: usize },
+}
+
 /// A batch decoded (for sinks), and as IPC bytes (for plugins) when it
 /// arrived as such: the decoded arrays point into those bytes, nothing is
 /// copied. A batch the host assembled has no bytes until a plugin needs
@@ -35,19 +53,23 @@ pub struct Payload {
 
 impl Payload {
     /// Decodes and checks a buffer against the stream's schema.
-    pub fn decode(bytes: Vec<u8>, prepared: &Prepared, stream: usize) -> Result<Payload, String> {
+    pub fn decode(bytes: Vec<u8>, prepared: &Prepared, stream: usize) -> Result<Payload, PayloadError> {
         let bytes = Arc::new(bytes);
         let batch = ipc::decode_buffer(shared_buffer(&bytes))?;
         let schema = &prepared.streams[stream].schema;
         ipc::check_schema(&batch, schema)?;
-        let batch = ipc::with_schema(batch, schema).map_err(|e| e.to_string())?;
+        let batch = ipc::with_schema(batch, schema)?;
         Ok(Payload { bytes: Some(bytes), batch })
     }
 
     /// Decodes a buffer that holds the stream's *declared* columns (what a
     /// WIT 0.1.0 reader emits, which cannot be told of a projection) and
     /// keeps the stream's columns.
-    pub fn decode_declared(bytes: Vec<u8>, prepared: &Prepared, stream: usize) -> Result<Payload, String> {
+    pub fn decode_declared(
+        bytes: Vec<u8>,
+        prepared: &Prepared,
+        stream: usize,
+    ) -> Result<Payload, PayloadError> {
         let s = &prepared.streams[stream];
         if Arc::ptr_eq(&s.schema, &s.declared) {
             return Payload::decode(bytes, prepared, stream);
@@ -59,26 +81,25 @@ impl Payload {
     }
 
     /// The IPC bytes of the columns `columns` (all of them when `None`).
-    fn ipc(&self, columns: Option<&[usize]>) -> Result<Arc<Vec<u8>>, String> {
+    fn ipc(&self, columns: Option<&[usize]>) -> Result<Arc<Vec<u8>>, PayloadError> {
         match (columns, &self.bytes) {
             (None, Some(b)) => Ok(b.clone()),
-            (None, None) => Ok(Arc::new(ipc::encode_batch(&self.batch).map_err(|e| e.to_string())?)),
-            (Some(idx), _) => {
-                let projected = self.batch.project(idx).map_err(|e| e.to_string())?;
-                Ok(Arc::new(ipc::encode_batch(&projected).map_err(|e| e.to_string())?))
-            }
+            (None, None) => Ok(Arc::new(ipc::encode_batch(&self.batch)?)),
+            (Some(idx), _) => Ok(Arc::new(ipc::encode_batch(&self.batch.project(idx)?)?)),
         }
     }
 }
 
 /// The columns of `schema`, by name, from `batch` (which has them all).
-fn project_to(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
+fn project_to(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, PayloadError> {
     let columns = schema
         .fields()
         .iter()
-        .map(|f| batch.column_by_name(f.name()).cloned().ok_or_else(|| format!("no column `{}`", f.name())))
+        .map(|f| {
+            batch.column_by_name(f.name()).cloned().ok_or_else(|| PayloadError::Missing(f.name().clone()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 /// Builds a batch of `schema` from what a transform returned (`produced`,
@@ -91,7 +112,7 @@ fn assemble(
     declared: &SchemaRef,
     produced: &RecordBatch,
     input: Option<&RecordBatch>,
-) -> Result<RecordBatch, String> {
+) -> Result<RecordBatch, PayloadError> {
     // A column the output schema does not declare is a wrong schema, not
     // something to pass through: say so as for any mismatch.
     if produced.schema().fields().iter().any(|f| declared.field_with_name(f.name()).is_err()) {
@@ -104,22 +125,17 @@ fn assemble(
             continue;
         }
         let Some(input) = input else {
-            return Err(format!("a batch from `finish` lacks column `{}`", f.name()));
+            return Err(PayloadError::FinishLacks(f.name().clone()));
         };
         let Some(c) = input.column_by_name(f.name()) else {
-            return Err(format!(
-                "the batch lacks column `{}`, which its input does not have either",
-                f.name()
-            ));
+            return Err(PayloadError::Missing(f.name().clone()));
         };
         if produced.num_rows() != input.num_rows() {
-            return Err(format!(
-                "the batch lacks column `{}` (passed through from the input), but holds {} rows for an input \
-                 of {}: a transform that passes columns through must return exactly its input's rows",
-                f.name(),
-                produced.num_rows(),
-                input.num_rows()
-            ));
+            return Err(PayloadError::RowsChanged {
+                column: f.name().clone(),
+                produced: produced.num_rows(),
+                input: input.num_rows(),
+            });
         }
         columns.push(c.clone());
     }
@@ -127,8 +143,7 @@ fn assemble(
         schema.clone(),
         columns,
         &arrow_array::RecordBatchOptions::new().with_row_count(Some(produced.num_rows())),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     ipc::check_schema(&batch, schema)?;
     Ok(batch)
 }
@@ -165,8 +180,7 @@ pub struct Router {
 }
 
 /// A failure while routing: which stage, and why.
-#[derive(Debug, Clone)]
-pub struct RouteError(pub String);
+pub type RouteError = super::error::ExecError;
 
 impl Router {
     pub fn new(
@@ -181,7 +195,7 @@ impl Router {
     }
 
     fn stage_error(&self, t: usize, e: impl std::fmt::Display) -> RouteError {
-        RouteError(format!("{}: {e}", self.prepared.transforms[t].stage.common.id))
+        RouteError::stage(&self.prepared.transforms[t].stage.common.id, e)
     }
 
     /// Opens a transformer in every slot for this unit.
@@ -211,7 +225,7 @@ impl Router {
                 Consumer::Sink(s) => {
                     self.sink_rows[s] += payload.batch.num_rows() as u64;
                     let msg = WriterMsg::Batch { unit: self.unit, sink: s, batch: payload.batch.clone() };
-                    self.writer.send(msg).map_err(|_| RouteError("the writer has stopped".into()))?;
+                    self.writer.send(msg).map_err(|_| RouteError::WriterStopped)?;
                 }
                 Consumer::Transform(t) => {
                     if self.slots[t].is_none() {
@@ -221,8 +235,8 @@ impl Router {
                         .ipc(prepared.transforms[t].sends.as_deref())
                         .map_err(|e| self.stage_error(t, e))?;
                     let slot = self.slots[t].as_mut().expect("checked above");
-                    let open = slot.open.ok_or_else(|| {
-                        RouteError(format!("{}: no open transformer", prepared.transforms[t].stage.common.id))
+                    let open = slot.open.ok_or_else(|| RouteError::NotOpen {
+                        stage: prepared.transforms[t].stage.common.id.clone(),
                     })?;
                     let outs = slot.instance.process(open, &bytes).map_err(|e| self.stage_error(t, e))?;
                     self.outputs(t, outs, Some(&payload.batch))?;
@@ -273,7 +287,7 @@ impl Router {
         out: Vec<u8>,
         output: usize,
         input: Option<&RecordBatch>,
-    ) -> Result<Payload, String> {
+    ) -> Result<Payload, PayloadError> {
         if self.prepared.transforms[t].plugin.is_wit_v1() {
             // 0.1.0 has no passing through: the batch holds every column.
             return Payload::decode_declared(out, &self.prepared, output);
@@ -282,7 +296,7 @@ impl Router {
         let bytes = Arc::new(out);
         let produced = ipc::decode_buffer(shared_buffer(&bytes))?;
         if ipc::check_schema(&produced, schema).is_ok() {
-            let batch = ipc::with_schema(produced, schema).map_err(|e| e.to_string())?;
+            let batch = ipc::with_schema(produced, schema)?;
             return Ok(Payload { bytes: Some(bytes), batch });
         }
         let batch = assemble(schema, &self.prepared.streams[output].declared, &produced, input)?;

@@ -3,6 +3,7 @@
 //! transforms that list them. A side table must be read completely: any
 //! failed split fails the run, since every join would silently miss rows.
 
+use super::error::ExecError;
 use crate::plan;
 use crate::plugin::Runtime;
 use crate::plugin::io::InputHandle;
@@ -27,8 +28,8 @@ impl Emit for Collector {
         if output != self.output {
             return Ok(());
         }
-        let batch = ipc::decode_batch(ipc.clone()).map_err(EmitError::Fatal)?;
-        ipc::check_schema(&batch, &self.schema).map_err(EmitError::Fatal)?;
+        let batch = ipc::decode_batch(ipc.clone()).map_err(|e| EmitError::Fatal(e.to_string()))?;
+        ipc::check_schema(&batch, &self.schema).map_err(|e| EmitError::Fatal(e.to_string()))?;
         self.rows += batch.num_rows() as u64;
         self.bytes += ipc.len() as u64;
         if self.bytes > self.max {
@@ -46,13 +47,14 @@ impl Emit for Collector {
 }
 
 /// Reads one side table completely.
-pub fn read(runtime: &Runtime, st: &PreparedSideTable) -> Result<SideTableData, String> {
+pub fn read(runtime: &Runtime, st: &PreparedSideTable) -> Result<SideTableData, ExecError> {
     let stage = &st.stage;
     let c = &stage.common;
     let files = &st.files;
-    let mut reader = runtime.reader(&st.plugin, c).map_err(|e| format!("{}: {e}", c.id))?;
-    reader.init(&c.options).map_err(|e| format!("{}: {e}", c.id))?;
-    reader.configure(&st.schemas).map_err(|e| format!("{}: {e}", c.id))?;
+    let fail = |e: &dyn std::fmt::Display| ExecError::side_table(&c.id, e);
+    let mut reader = runtime.reader(&st.plugin, c).map_err(|e| fail(&e))?;
+    reader.init(&c.options).map_err(|e| fail(&e))?;
+    reader.configure(&st.schemas).map_err(|e| fail(&e))?;
     let splits = match &st.plan {
         Some(splits) => splits.clone(),
         None => plan::plan_files(files, st.plugin.description.planning, u64::MAX),
@@ -70,13 +72,13 @@ pub fn read(runtime: &Runtime, st: &PreparedSideTable) -> Result<SideTableData, 
     for planned in splits {
         let split = &planned.split;
         if let Some(e) = planned.error {
-            return Err(format!("{}: {}: {e}", c.id, split.id));
+            return Err(fail(&format!("{}: {e}", split.id)));
         }
         let file = split.input.and_then(|i| files.get(i as usize));
         let input = match file {
             Some(f) => Some(
                 InputHandle::open(&f.path, &f.shown, split.offset, Some(split.length))
-                    .map_err(|e| format!("{}: cannot open {}: {e}", c.id, f.shown))?,
+                    .map_err(|e| fail(&format!("cannot open {}: {e}", f.shown)))?,
             ),
             None => None,
         };
@@ -86,13 +88,13 @@ pub fn read(runtime: &Runtime, st: &PreparedSideTable) -> Result<SideTableData, 
         rejected += r.call.rejected;
         rejects.extend(r.call.rejects.into_iter().map(|rej| (split.id.clone(), rej)));
         if let Err(e) = r.outcome {
-            return Err(format!("{}: reading {} failed: {e}", c.id, split.id));
+            return Err(fail(&format!("reading {} failed: {e}", split.id)));
         }
     }
     // An empty table still tells transforms its schema.
     let mut buffers = collector.buffers;
     if buffers.is_empty() {
-        buffers.push(ipc::encode_schema(&st.schema).map_err(|e| e.to_string())?);
+        buffers.push(ipc::encode_schema(&st.schema).map_err(|e| fail(&e))?);
     }
     Ok(SideTableData {
         name: stage.name.clone(),

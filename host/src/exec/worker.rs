@@ -10,6 +10,7 @@
 //! exponential backoff.
 
 use super::Ctx;
+use super::error::ExecError;
 use super::router::{Payload, Router, Slot};
 use crate::plan::PlannedSplit;
 use crate::plugin::ReaderInstance;
@@ -55,7 +56,7 @@ impl Emit for Downstream {
         }
         .map_err(|e| EmitError::Fatal(format!("output `{output}`: {e}")))?;
         self.rows += payload.batch.num_rows() as u64;
-        self.router.route(stream, &payload).map_err(|e| EmitError::Soft(e.0))
+        self.router.route(stream, &payload).map_err(|e| EmitError::Soft(e.to_string()))
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -77,7 +78,7 @@ impl Worker {
 
     /// The split-phase transform instances, created where missing or
     /// poisoned.
-    fn take_slots(&mut self, ctx: &Ctx) -> Result<Vec<Option<Slot>>, String> {
+    fn take_slots(&mut self, ctx: &Ctx) -> Result<Vec<Option<Slot>>, ExecError> {
         let prepared = &ctx.prepared;
         let n = prepared.transforms.len();
         let mut slots = std::mem::take(&mut self.slots);
@@ -161,13 +162,13 @@ impl Worker {
         let unit = Unit::Split { index: index as u32, attempt };
         let slots = match self.take_slots(ctx) {
             Ok(s) => s,
-            Err(e) => return fail(e),
+            Err(e) => return fail(e.to_string()),
         };
         let mut router = Router::new(ctx.prepared.clone(), unit, ctx.writer.clone(), slots);
         if let Err(e) = router.open_all(&split.id) {
             self.slots = router.into_slots();
             let _ = ctx.writer.send(WriterMsg::Abort(unit));
-            return fail(e.0);
+            return fail(e.to_string());
         }
         let file = split.input.and_then(|i| ctx.files.get(i as usize));
         let input = match file {
@@ -215,7 +216,7 @@ impl Worker {
         if outcome.is_ok()
             && let Err(e) = router.finish_all()
         {
-            outcome = Err((CallError::Trap(e.0), false));
+            outcome = Err((CallError::Trap(e.to_string()), false));
         }
         let states: Vec<(usize, Vec<Vec<u8>>)> = std::mem::take(&mut router.states)
             .into_iter()
@@ -230,7 +231,7 @@ impl Worker {
                     && let Err(e) = ctx.send_states(states)
                 {
                     let _ = ctx.writer.send(WriterMsg::Abort(unit));
-                    return fail(e);
+                    return fail(e.to_string());
                 }
                 let _ = ctx.writer.send(WriterMsg::Commit(unit));
                 Ok(partial)

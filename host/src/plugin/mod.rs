@@ -140,21 +140,49 @@ pub struct Runtime {
     _ticker: Ticker,
 }
 
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read plugin {}: {source}", .path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("no plugin named `{name}` (bundled: {})", .bundled.join(", "))]
+    NotFound { name: String, bundled: Vec<&'static str> },
+    #[error("`{reference}` is not a valid WebAssembly component: {reason}")]
+    NotAComponent { reference: PluginRef, reason: String },
+    #[error(
+        "`{reference}` cannot be linked: {reason}. Plugins may import only {} and WASI 0.2 interfaces",
+        WIT_PACKAGES.join(" or ")
+    )]
+    Link { reference: PluginRef, reason: String },
+    #[error(
+        "`{reference}` exports neither runtime:plugin/reader nor runtime:plugin/transform (it exports: {exports}); \
+         build it with the runtime-plugin-sdk crate"
+    )]
+    NotAPlugin { reference: PluginRef, exports: String },
+    #[error(
+        "`{reference}` was built against runtime:plugin@{version}, which this runtime does not know (it runs {}); \
+         rebuild the plugin with this runtime's SDK or upgrade the runtime",
+        WIT_PACKAGES.join(", ")
+    )]
+    UnknownVersion { reference: PluginRef, version: String },
+    #[error("`{reference}`: describe failed: {error}")]
+    Describe { reference: PluginRef, error: CallError },
+}
+
 /// The bytes of a referenced plugin.
-pub fn plugin_bytes(r: &PluginRef) -> Result<Vec<u8>, String> {
+pub fn plugin_bytes(r: &PluginRef) -> Result<Vec<u8>, LoadError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })
+    };
     match r {
-        PluginRef::File(p) => {
-            std::fs::read(p).map_err(|e| format!("cannot read plugin {}: {e}", p.display()))
-        }
+        PluginRef::File(p) => read(p),
         PluginRef::Named(n) => {
             if let Some(b) = catalog::bundled(n) {
                 return Ok(b.to_vec());
             }
             match catalog::search_path(n) {
-                Some(p) => std::fs::read(&p).map_err(|e| format!("cannot read plugin {}: {e}", p.display())),
-                None => {
-                    Err(format!("no plugin named `{n}` (bundled: {})", catalog::bundled_names().join(", ")))
-                }
+                Some(p) => read(&p),
+                None => Err(LoadError::NotFound { name: n.clone(), bundled: catalog::bundled_names() }),
             }
         }
     }
@@ -198,7 +226,7 @@ impl Runtime {
 
     /// Compiles (or loads from cache), links and describes a plugin; each
     /// plugin is loaded once per run.
-    pub fn load(&self, r: &PluginRef) -> Result<Arc<LoadedPlugin>, String> {
+    pub fn load(&self, r: &PluginRef) -> Result<Arc<LoadedPlugin>, LoadError> {
         let key = r.to_string();
         if let Some(p) = self.plugins.lock().unwrap().get(&key) {
             return Ok(p.clone());
@@ -210,20 +238,25 @@ impl Runtime {
     }
 
     /// Compiles, links and describes a component from its bytes.
-    pub fn load_bytes(&self, reference: PluginRef, bytes: &[u8]) -> Result<LoadedPlugin, String> {
+    pub fn load_bytes(&self, reference: PluginRef, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
         let started = Instant::now();
-        let (component, from_cache) = cache::load(&self.engine, self.cache_dir.as_deref(), bytes)
-            .map_err(|e| format!("`{reference}` is not a valid WebAssembly component: {e:#}"))?;
+        let (component, from_cache) =
+            cache::load(&self.engine, self.cache_dir.as_deref(), bytes).map_err(|e| {
+                LoadError::NotAComponent { reference: reference.clone(), reason: format!("{e:#}") }
+            })?;
         let exports: Vec<String> =
             component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
         let find = |iface: &str| exports.iter().find(|e| e.starts_with(&format!("runtime:plugin/{iface}@")));
-        let link = |e| link_error(&reference, e);
+        let link =
+            |e: wasmtime::Error| LoadError::Link { reference: reference.clone(), reason: format!("{e:#}") };
         let (pre, package) = if let Some(e) = find("reader") {
             let pre = self.reader_linker.instantiate_pre(&component).map_err(link)?;
             let pre = match version_of(e) {
                 "0.1.0" => Pre::ReaderV1(v1::reader::ReaderPluginPre::new(pre).map_err(link)?),
                 "0.2.0" => Pre::ReaderV2(v2::reader::ReaderPluginPre::new(pre).map_err(link)?),
-                other => return Err(unknown_version(&reference, other)),
+                other => {
+                    return Err(LoadError::UnknownVersion { reference, version: other.to_string() });
+                }
             };
             (pre, e.clone())
         } else if let Some(e) = find("transform") {
@@ -231,15 +264,14 @@ impl Runtime {
             let pre = match version_of(e) {
                 "0.1.0" => Pre::TransformV1(v1::transform::TransformPluginPre::new(pre).map_err(link)?),
                 "0.2.0" => Pre::TransformV2(v2::transform::TransformPluginPre::new(pre).map_err(link)?),
-                other => return Err(unknown_version(&reference, other)),
+                other => {
+                    return Err(LoadError::UnknownVersion { reference, version: other.to_string() });
+                }
             };
             (pre, e.clone())
         } else {
-            return Err(format!(
-                "`{reference}` exports neither runtime:plugin/reader nor runtime:plugin/transform (it exports: {}); \
-                 build it with the runtime-plugin-sdk crate",
-                if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
-            ));
+            let exports = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+            return Err(LoadError::NotAPlugin { reference, exports });
         };
         let wit_package = package.split_once('/').map_or(package.clone(), |(ns, rest)| {
             format!("{ns}{}", rest.find('@').map_or(String::new(), |i| rest[i..].to_string()))
@@ -254,7 +286,7 @@ impl Runtime {
                 self.transform_for(&pre, &stage).expect("a transform").and_then(|mut i| i.describe())
             }
         }
-        .map_err(|e| format!("`{reference}`: describe failed: {e}"))?;
+        .map_err(|error| LoadError::Describe { reference: reference.clone(), error })?;
         let description = Description { wit_package, ..info };
         Ok(LoadedPlugin { reference, description, pre, load_time, from_cache, size: bytes.len() })
     }
@@ -318,24 +350,9 @@ impl Runtime {
     }
 }
 
-fn link_error(r: &PluginRef, e: wasmtime::Error) -> String {
-    format!(
-        "`{r}` cannot be linked: {e:#}. Plugins may import only {} and WASI 0.2 interfaces",
-        WIT_PACKAGES.join(" or ")
-    )
-}
-
 /// The version of an export name such as `runtime:plugin/reader@0.2.0`.
 fn version_of(export: &str) -> &str {
     export.rsplit_once('@').map_or("", |(_, v)| v)
-}
-
-fn unknown_version(r: &PluginRef, version: &str) -> String {
-    format!(
-        "`{r}` was built against runtime:plugin@{version}, which this runtime does not know (it runs {}); \
-         rebuild the plugin with this runtime's SDK or upgrade the runtime",
-        WIT_PACKAGES.join(", ")
-    )
 }
 
 /// The stage used to run `describe` (default limits, no grants).

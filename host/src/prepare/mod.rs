@@ -294,7 +294,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         let plugin = match runtime.load(&c.plugin) {
             Ok(p) => p,
             Err(e) => {
-                errors.push(stage_error(c, e));
+                errors.push(stage_error(c, e.to_string()));
                 broken.push(t.name.clone());
                 continue;
             }
@@ -512,7 +512,7 @@ fn start_reader(
     hints: Hints,
     role: &str,
 ) -> Result<StartedReader, ConfigErrors> {
-    let plugin = runtime.load(&c.plugin).map_err(|e| stage_error(c, e))?;
+    let plugin = runtime.load(&c.plugin).map_err(|e| stage_error(c, e.to_string()))?;
     if plugin.description.kind != Kind::Reader {
         return Err(stage_error(c, format!("`{}` is a transform; {role} needs a reader", c.plugin)).into());
     }
@@ -523,7 +523,7 @@ fn start_reader(
         let mut errors = ConfigErrors::default();
         for m in problems {
             errors.push(
-                ConfigError::new(format!("{}.inputs", c.id), m)
+                ConfigError::new(format!("{}.inputs", c.id), m.to_string())
                     .at(inputs_at.clone())
                     .hint("paths and globs are relative to the pipeline file's folder"),
             );

@@ -16,16 +16,28 @@ pub struct Quarantined {
     pub inputs: usize,
 }
 
+/// Why the quarantine folder could not be written: what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct QuarantineError {
+    context: String,
+    source: std::io::Error,
+}
+
 /// Writes the list and the copies. Files are copied under their path as
 /// shown in the report (relative paths stay relative to the folder).
-pub fn write(dir: &Path, records: &[SplitRecord], files: &[PlannedFile]) -> Result<Quarantined, String> {
+pub fn write(
+    dir: &Path,
+    records: &[SplitRecord],
+    files: &[PlannedFile],
+) -> Result<Quarantined, QuarantineError> {
     let failed: Vec<&SplitRecord> =
         records.iter().filter(|r| matches!(r.status, SplitStatus::Failed { .. })).collect();
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let fail = |context: String| move |source| QuarantineError { context, source };
+    std::fs::create_dir_all(dir).map_err(fail(format!("cannot create {}", dir.display())))?;
     let list = dir.join("failed-inputs.tsv");
-    let mut out =
-        std::fs::File::create(&list).map_err(|e| format!("cannot write {}: {e}", list.display()))?;
-    let io = |e: std::io::Error| format!("writing {}: {e}", list.display());
+    let mut out = std::fs::File::create(&list).map_err(fail(format!("cannot write {}", list.display())))?;
+    let io = |source| QuarantineError { context: format!("writing {}", list.display()), source };
     writeln!(out, "input\tsplit\treason").map_err(io)?;
     let mut copied = BTreeSet::new();
     for r in &failed {
@@ -40,11 +52,9 @@ pub fn write(dir: &Path, records: &[SplitRecord], files: &[PlannedFile]) -> Resu
         let rel = if rel.is_absolute() { Path::new(rel.file_name().unwrap_or_default()) } else { rel };
         let to = dir.join("files").join(rel);
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(fail(format!("cannot create {}", parent.display())))?;
         }
-        std::fs::copy(&file.path, &to)
-            .map_err(|e| format!("cannot copy {} to quarantine: {e}", file.shown))?;
+        std::fs::copy(&file.path, &to).map_err(fail(format!("cannot copy {} to quarantine", file.shown)))?;
     }
     Ok(Quarantined { path: dir.display().to_string(), inputs: failed.len() })
 }

@@ -15,6 +15,7 @@
 //! pipeline), its schema is checked against the pipeline's before anything
 //! is written, and its history tells which splits earlier runs committed.
 
+use super::error::{Context, SinkError};
 use super::schema::{conform, reconcile};
 use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips};
 use crate::config::{SinkStage, TableSettings, WriteMode};
@@ -43,21 +44,21 @@ pub struct DeltaSink {
     txn_version: i64,
 }
 
-fn err(context: &str) -> impl Fn(DeltaTableError) -> String + '_ {
-    move |e| format!("{context}: {e}")
-}
-
 impl DeltaSink {
-    pub fn open(stage: &SinkStage, schema: SchemaRef, run: &RunIdentity) -> Result<(Self, Opened), String> {
+    pub fn open(
+        stage: &SinkStage,
+        schema: SchemaRef,
+        run: &RunIdentity,
+    ) -> Result<(Self, Opened), SinkError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the Delta I/O runtime: {e}"))?;
+            .context(|| "cannot start the Delta I/O runtime".into())?;
         let path = &stage.path;
-        std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let abs = path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::create_dir_all(path).context(|| format!("cannot create {}", path.display()))?;
+        let abs = path.canonicalize().context(|| path.display().to_string())?;
         let url = url::Url::from_directory_path(&abs)
-            .map_err(|_| format!("{} is not a usable path", abs.display()))?;
+            .map_err(|_| SinkError::Refused(format!("{} is not a usable path", abs.display())))?;
         let shown = stage.path_as_written.clone();
         let table_schema = delta_schema(&schema)?;
         let settings = stage.table.clone();
@@ -80,51 +81,50 @@ impl DeltaSink {
                     .with_save_mode(SaveMode::ErrorIfExists);
                 let t = rt
                     .block_on(create.into_future())
-                    .map_err(err(&format!("creating the Delta table {shown}")))?;
+                    .context(|| format!("creating the Delta table {shown}"))?;
                 (t, false)
             }
-            Err(e) => return Err(format!("opening the Delta table {shown}: {e}")),
+            Err(e) => return Err(e).context(|| format!("opening the Delta table {shown}")),
         };
         let mut table = table;
         let current: Schema = table
             .snapshot()
-            .map_err(err(&shown))?
+            .context(|| shown.clone())?
             .schema()
             .as_ref()
             .try_into_arrow()
-            .map_err(|e| format!("{shown}: {e}"))?;
+            .context(|| shown.clone())?;
         if existed {
-            let snapshot = table.snapshot().map_err(err(&shown))?;
+            let snapshot = table.snapshot().context(|| shown.clone())?;
             let partitions = snapshot.metadata().partition_columns();
             if !settings.partition_by.is_empty() && partitions != settings.partition_by {
-                return Err(format!(
+                return Err(SinkError::Mismatch(format!(
                     "the Delta table {shown} is partitioned by [{}], the pipeline asks for [{}]",
                     partitions.join(", "),
                     settings.partition_by.join(", ")
-                ));
+                )));
             }
-            let ours: Schema = (&table_schema).try_into_arrow().map_err(|e| format!("{shown}: {e}"))?;
-            if let Some(merged) = reconcile(&current, &ours, settings.add_columns)
-                .map_err(|e| format!("the Delta table {shown} does not fit this pipeline: {e}"))?
-            {
+            let ours: Schema = (&table_schema).try_into_arrow().context(|| shown.clone())?;
+            if let Some(merged) = reconcile(&current, &ours, settings.add_columns).map_err(|e| {
+                SinkError::Mismatch(format!("the Delta table {shown} does not fit this pipeline: {e}"))
+            })? {
                 // Opted in: add the new (nullable) columns before writing.
-                let wider: StructType =
-                    merged.as_ref().try_into_kernel().map_err(|e| format!("{shown}: {e}"))?;
+                let wider: StructType = merged.as_ref().try_into_kernel().context(|| shown.clone())?;
                 let new: Vec<_> =
                     wider.fields().filter(|f| current.field_with_name(f.name()).is_err()).cloned().collect();
                 table = rt
                     .block_on(table.add_columns().with_fields(new).into_future())
-                    .map_err(err(&format!("adding columns to {shown}")))?;
+                    .context(|| format!("adding columns to {shown}"))?;
             }
         }
-        let snapshot = table.snapshot().map_err(err(&shown))?;
+        let snapshot = table.snapshot().context(|| shown.clone())?;
         let schema: SchemaRef =
-            Arc::new(snapshot.schema().as_ref().try_into_arrow().map_err(|e| format!("{shown}: {e}"))?);
+            Arc::new(snapshot.schema().as_ref().try_into_arrow().context(|| shown.clone())?);
 
         // Earlier commits of this pipeline, from the table's history.
         let history: Vec<deltalake::kernel::CommitInfo> = rt
             .block_on(table.history(None).try_collect())
-            .map_err(err(&format!("reading the history of {shown}")))?;
+            .context(|| format!("reading the history of {shown}"))?;
         let latest = table.version().unwrap_or(0) as i64;
         let commits: Vec<RecordedCommit> = history
             .iter()
@@ -139,11 +139,11 @@ impl DeltaSink {
         opened.version = table.version().map(|v| v as i64);
         let txn_version = rt
             .block_on(snapshot.transaction_version(table.log_store().as_ref(), settings.app_id.clone()))
-            .map_err(err(&shown))?
+            .context(|| shown.clone())?
             .unwrap_or(-1);
 
         let writer = RecordBatchWriter::for_table(&table)
-            .map_err(err(&shown))?
+            .context(|| shown.clone())?
             .with_writer_properties(super::parquet::properties(stage))
             .with_target_file_size(settings.target_file_size);
         let replace = settings.mode == WriteMode::Overwrite;
@@ -153,7 +153,7 @@ impl DeltaSink {
 
 /// The Delta schema for the pipeline's Arrow schema (dictionaries become
 /// their value type; Delta has no dictionary type).
-fn delta_schema(schema: &Schema) -> Result<StructType, String> {
+fn delta_schema(schema: &Schema) -> Result<StructType, SinkError> {
     let plain = Schema::new(
         schema
             .fields()
@@ -164,26 +164,25 @@ fn delta_schema(schema: &Schema) -> Result<StructType, String> {
             })
             .collect::<Vec<_>>(),
     );
-    (&plain).try_into_kernel().map_err(|e| format!("the output schema cannot be stored in Delta: {e}"))
+    (&plain).try_into_kernel().context(|| "the output schema cannot be stored in Delta".into())
 }
 
 impl TableWriter for DeltaSink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         let batch = conform(batch, &self.schema)?;
-        self.rt.block_on(self.writer.write(batch)).map_err(|e| format!("writing Delta data files: {e}"))
+        self.rt.block_on(self.writer.write(batch)).context(|| "writing Delta data files".into())
     }
 
     fn pending_bytes(&self) -> u64 {
         self.writer.buffer_len() as u64
     }
 
-    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, String> {
-        let adds =
-            self.rt.block_on(self.writer.flush()).map_err(|e| format!("finishing Delta data files: {e}"))?;
+    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, SinkError> {
+        let adds = self.rt.block_on(self.writer.flush()).context(|| "finishing Delta data files".into())?;
         if adds.is_empty() && !meta.complete && !self.replace {
             return Ok(None);
         }
-        let snapshot = self.table.snapshot().map_err(|e| e.to_string())?;
+        let snapshot = self.table.snapshot().context(|| "reading the Delta table's snapshot".into())?;
         let mut actions: Vec<Action> = Vec::new();
         let mode = if std::mem::take(&mut self.replace) {
             actions
@@ -210,13 +209,13 @@ impl TableWriter for DeltaSink {
                 CommitBuilder::from(props).with_actions(actions).build(Some(snapshot), log_store, operation).await
             })
             .map_err(|e| match e {
-                DeltaTableError::Transaction { source } => format!(
+                DeltaTableError::Transaction { source } => SinkError::Refused(format!(
                     "a concurrent writer changed the Delta table and the commit conflicts: {source}; nothing of this commit was written"
-                ),
-                e => format!("committing to the Delta table: {e}"),
+                )),
+                e => SinkError::Failed { context: "committing to the Delta table".into(), cause: e.into() },
             })?;
         let version = committed.version();
-        self.rt.block_on(self.table.update_state()).map_err(|e| format!("reloading the Delta table: {e}"))?;
+        self.rt.block_on(self.table.update_state()).context(|| "reloading the Delta table".into())?;
         Ok(Some(version as i64))
     }
 

@@ -4,6 +4,7 @@
 //! commits once, at the end of the run; a crashed run leaves the previous
 //! output untouched and is simply run again.
 
+use super::error::SinkError;
 use super::parquet::{ParquetFile, properties};
 use super::table::{CommitMeta, TableWriter};
 use crate::config::SinkStage;
@@ -27,7 +28,7 @@ impl ParquetFileSink {
         ParquetFileSink { path: stage.path.clone(), schema, props: properties(stage), file: None }
     }
 
-    fn file(&mut self) -> Result<&mut ParquetFile, String> {
+    fn file(&mut self) -> Result<&mut ParquetFile, SinkError> {
         if self.file.is_none() {
             self.file = Some(ParquetFile::create(&self.path, self.schema.clone(), self.props.clone())?);
         }
@@ -36,7 +37,7 @@ impl ParquetFileSink {
 }
 
 impl TableWriter for ParquetFileSink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         self.file()?.write(batch)
     }
 
@@ -44,7 +45,7 @@ impl TableWriter for ParquetFileSink {
         self.file.as_ref().map_or(0, |f| f.size())
     }
 
-    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, String> {
+    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, SinkError> {
         if !meta.complete {
             return Ok(None);
         }

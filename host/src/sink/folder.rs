@@ -17,6 +17,7 @@
 //! `_runtime.lock` keeps two runs from writing the same folder at once; it
 //! dies with its process, so a crashed run leaves no stale lock.
 
+use super::error::{Context, SinkError};
 use super::parquet::{Closed, ParquetFile, properties};
 use super::schema::{conform, reconcile};
 use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips};
@@ -82,11 +83,14 @@ impl Drop for Lock {
     }
 }
 
-fn lock(dir: &Path) -> Result<Lock, String> {
+fn lock(dir: &Path) -> Result<Lock, SinkError> {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
     let path = dir.join(LOCK);
-    let io = |e: std::io::Error| format!("cannot take the lock {}: {e}", path.display());
+    let io = |e: std::io::Error| SinkError::Failed {
+        context: format!("cannot take the lock {}", path.display()),
+        cause: e.into(),
+    };
     for _ in 0..8 {
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -99,11 +103,11 @@ fn lock(dir: &Path) -> Result<Lock, String> {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let pid = std::fs::read_to_string(&path).unwrap_or_default();
-                return Err(format!(
+                return Err(SinkError::Refused(format!(
                     "another run (pid {}) is writing to {}; wait for it to finish",
                     pid.trim(),
                     dir.display()
-                ));
+                )));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
@@ -119,7 +123,7 @@ fn lock(dir: &Path) -> Result<Lock, String> {
         write!(file, "{}", std::process::id()).map_err(io)?;
         return Ok(Lock { path, _file: file });
     }
-    Err(format!("cannot take the lock {}: it keeps changing hands", path.display()))
+    Err(SinkError::Refused(format!("cannot take the lock {}: it keeps changing hands", path.display())))
 }
 
 fn now_ms() -> u64 {
@@ -127,37 +131,44 @@ fn now_ms() -> u64 {
 }
 
 impl ParquetFolderSink {
-    pub fn open(stage: &SinkStage, schema: SchemaRef, run: &RunIdentity) -> Result<(Self, Opened), String> {
+    pub fn open(
+        stage: &SinkStage,
+        schema: SchemaRef,
+        run: &RunIdentity,
+    ) -> Result<(Self, Opened), SinkError> {
         let dir = stage.path.clone();
         if dir.is_file() {
-            return Err(format!("{} is a file; a Parquet table is a folder", dir.display()));
+            return Err(SinkError::Refused(format!(
+                "{} is a file; a Parquet table is a folder",
+                dir.display()
+            )));
         }
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).context(|| format!("cannot create {}", dir.display()))?;
         let lock = lock(&dir)?;
         let manifest_path = dir.join(MANIFEST);
         let manifest = match std::fs::read(&manifest_path) {
             Ok(bytes) => {
                 let m: Manifest = serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("{} is not a valid manifest: {e}", manifest_path.display()))?;
+                    .context(|| format!("{} is not a valid manifest", manifest_path.display()))?;
                 if m.format != FORMAT {
-                    return Err(format!(
+                    return Err(SinkError::Refused(format!(
                         "{} has format {}, this runtime writes {FORMAT}",
                         manifest_path.display(),
                         m.format
-                    ));
+                    )));
                 }
                 m
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let stray = std::fs::read_dir(&dir)
-                    .map_err(|e| e.to_string())?
+                    .context(|| format!("cannot list {}", dir.display()))?
                     .flatten()
                     .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"));
                 if stray {
-                    return Err(format!(
+                    return Err(SinkError::Refused(format!(
                         "{} holds Parquet files but no {MANIFEST}; it was not written by this runtime (choose another path)",
                         dir.display()
-                    ));
+                    )));
                 }
                 Manifest {
                     format: FORMAT.into(),
@@ -166,7 +177,7 @@ impl ParquetFolderSink {
                     commits: Vec::new(),
                 }
             }
-            Err(e) => return Err(format!("cannot read {}: {e}", manifest_path.display())),
+            Err(e) => return Err(e).context(|| format!("cannot read {}", manifest_path.display())),
         };
         let mut sink = ParquetFolderSink {
             dir: dir.clone(),
@@ -182,8 +193,13 @@ impl ParquetFolderSink {
         };
         sink.recover()?;
         if !sink.manifest.commits.is_empty()
-            && let Some(merged) = reconcile(&sink.manifest.schema, &schema, stage.table.add_columns)
-                .map_err(|e| format!("the table at {} does not fit this pipeline: {e}", dir.display()))?
+            && let Some(merged) =
+                reconcile(&sink.manifest.schema, &schema, stage.table.add_columns).map_err(|e| {
+                    SinkError::Mismatch(format!(
+                        "the table at {} does not fit this pipeline: {e}",
+                        dir.display()
+                    ))
+                })?
         {
             sink.manifest.schema = merged.as_ref().clone();
         }
@@ -201,24 +217,27 @@ impl ParquetFolderSink {
 
     /// Completes renames cut short by a crash and removes files no commit
     /// references.
-    fn recover(&mut self) -> Result<(), String> {
+    fn recover(&mut self) -> Result<(), SinkError> {
         for name in &self.manifest.live {
             let path = self.dir.join(name);
             if !path.exists() {
                 match super::parquet::temporaries(&path).first() {
-                    Some(tmp) => std::fs::rename(tmp, &path)
-                        .map_err(|e| format!("recovering {}: {e}", path.display()))?,
+                    Some(tmp) => {
+                        std::fs::rename(tmp, &path).context(|| format!("recovering {}", path.display()))?
+                    }
                     None => {
-                        return Err(format!(
+                        return Err(SinkError::Refused(format!(
                             "{} lists {name}, which is missing",
                             self.dir.join(MANIFEST).display()
-                        ));
+                        )));
                     }
                 }
             }
         }
         let live: std::collections::HashSet<&str> = self.manifest.live.iter().map(String::as_str).collect();
-        for entry in std::fs::read_dir(&self.dir).map_err(|e| e.to_string())?.flatten() {
+        for entry in
+            std::fs::read_dir(&self.dir).context(|| format!("cannot list {}", self.dir.display()))?.flatten()
+        {
             let name = entry.file_name().to_string_lossy().into_owned();
             let orphan_part =
                 name.starts_with("part-") && name.ends_with(".parquet") && !live.contains(name.as_str());
@@ -230,7 +249,7 @@ impl ParquetFolderSink {
         Ok(())
     }
 
-    fn roll(&mut self) -> Result<(), String> {
+    fn roll(&mut self) -> Result<(), SinkError> {
         if let Some(f) = self.current.take() {
             if f.rows == 0 {
                 f.abort();
@@ -241,11 +260,14 @@ impl ParquetFolderSink {
         Ok(())
     }
 
-    fn write_manifest(&self, manifest: &Manifest) -> Result<(), String> {
+    fn write_manifest(&self, manifest: &Manifest) -> Result<(), SinkError> {
         let path = self.dir.join(MANIFEST);
         let tmp = self.dir.join(format!(".{MANIFEST}.{}", std::process::id()));
-        let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| e.to_string())?;
-        let io = |e: std::io::Error| format!("writing {}: {e}", path.display());
+        let bytes = serde_json::to_vec_pretty(manifest).context(|| "encoding the manifest".into())?;
+        let io = |e: std::io::Error| SinkError::Failed {
+            context: format!("writing {}", path.display()),
+            cause: e.into(),
+        };
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp).map_err(io)?;
@@ -261,7 +283,7 @@ impl ParquetFolderSink {
 }
 
 impl TableWriter for ParquetFolderSink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         if self.current.is_none() {
             self.files_started += 1;
             let name = format!(
@@ -286,7 +308,7 @@ impl TableWriter for ParquetFolderSink {
         self.closed.iter().map(|c| c.size).sum::<u64>() + self.current.as_ref().map_or(0, |f| f.size())
     }
 
-    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, String> {
+    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, SinkError> {
         self.roll()?;
         if self.closed.is_empty() && !meta.complete && !self.replace {
             return Ok(None);
@@ -334,7 +356,7 @@ mod tests {
     fn a_held_lock_refuses_a_second_writer_and_names_the_owner() {
         let dir = tempfile::tempdir().unwrap();
         let held = lock(dir.path()).unwrap();
-        let err = lock(dir.path()).err().unwrap();
+        let err = lock(dir.path()).err().unwrap().to_string();
         assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
         assert!(err.contains("wait for it to finish"), "{err}");
         drop(held);

@@ -22,6 +22,7 @@
 //! uses it).
 
 pub mod delta;
+pub mod error;
 pub mod file;
 pub mod folder;
 pub mod parquet;
@@ -34,6 +35,7 @@ use crate::config::{SinkFormat, SinkStage};
 use crate::prepare::{Phase, Prepared};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use error::SinkError;
 pub use staging::Unit;
 use std::collections::HashSet;
 use table::{Opened, RunIdentity, TableWriter};
@@ -101,12 +103,12 @@ pub struct OpenSink {
 /// Opens every sink: tables are created or checked (schema, earlier runs)
 /// before any split runs, so an incompatible table fails the run before
 /// anything is written.
-pub fn open_sinks(prepared: &Prepared, run: &RunIdentity) -> Result<Vec<OpenSink>, String> {
+pub fn open_sinks(prepared: &Prepared, run: &RunIdentity) -> Result<Vec<OpenSink>, SinkError> {
     let mut out = Vec::new();
     for s in &prepared.sinks {
         let stream = &prepared.streams[s.input];
-        let (writer, opened) = open_table(&s.stage, stream.schema.clone(), run)
-            .map_err(|e| format!("sinks.{}: {e}", s.stage.name))?;
+        let (writer, opened) =
+            open_table(&s.stage, stream.schema.clone(), run).map_err(|e| e.of(&s.stage.name))?;
         out.push(OpenSink {
             name: s.stage.name.clone(),
             shown: s.stage.path_as_written.clone(),
@@ -127,7 +129,7 @@ pub fn open_table(
     stage: &SinkStage,
     schema: SchemaRef,
     run: &RunIdentity,
-) -> Result<(Box<dyn TableWriter>, Opened), String> {
+) -> Result<(Box<dyn TableWriter>, Opened), SinkError> {
     match stage.format {
         SinkFormat::ParquetFile => {
             let w = file::ParquetFileSink::new(stage, schema);

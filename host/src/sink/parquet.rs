@@ -2,6 +2,7 @@
 //! folder, renamed into place only when complete, so readers never see a
 //! half-written file and a failed run leaves the previous output untouched.
 
+use super::error::{Context, SinkError};
 use crate::config::{Compression, SinkStage};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -76,24 +77,26 @@ pub fn temp_path(path: &Path) -> PathBuf {
 }
 
 impl ParquetFile {
-    pub fn create(path: &Path, schema: SchemaRef, props: WriterProperties) -> Result<Self, String> {
+    pub fn create(path: &Path, schema: SchemaRef, props: WriterProperties) -> Result<Self, SinkError> {
         if path.is_dir() {
-            return Err(format!("{} is a directory; a parquet sink writes one file", path.display()));
+            return Err(SinkError::Refused(format!(
+                "{} is a directory; a parquet sink writes one file",
+                path.display()
+            )));
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).context(|| format!("cannot create {}", parent.display()))?;
         }
         let tmp = temp_path(path);
-        let file = File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let file = File::create(&tmp).context(|| format!("cannot create {}", tmp.display()))?;
         let writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
-            .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
+            .context(|| format!("cannot start {}", path.display()))?;
         Ok(ParquetFile { path: path.to_path_buf(), tmp, writer, rows: 0 })
     }
 
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         self.rows += batch.num_rows() as u64;
-        self.writer.write(batch).map_err(|e| format!("writing {}: {e}", self.path.display()))
+        self.writer.write(batch).context(|| format!("writing {}", self.path.display()))
     }
 
     /// Bytes written so far, including the row group in progress.
@@ -103,17 +106,16 @@ impl ParquetFile {
 
     /// Finishes the file under its temporary name (durable, not yet
     /// visible).
-    pub fn close(self) -> Result<Closed, String> {
-        let inner =
-            self.writer.into_inner().map_err(|e| format!("finishing {}: {e}", self.path.display()))?;
-        let file = inner.into_inner().map_err(|e| format!("finishing {}: {e}", self.path.display()))?;
-        file.sync_all().map_err(|e| format!("syncing {}: {e}", self.path.display()))?;
+    pub fn close(self) -> Result<Closed, SinkError> {
+        let inner = self.writer.into_inner().context(|| format!("finishing {}", self.path.display()))?;
+        let file = inner.into_inner().context(|| format!("finishing {}", self.path.display()))?;
+        file.sync_all().context(|| format!("syncing {}", self.path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(Closed { path: self.path, tmp: self.tmp, size, rows: self.rows })
     }
 
     /// Finishes the file and moves it into place; returns its size.
-    pub fn commit(self) -> Result<u64, String> {
+    pub fn commit(self) -> Result<u64, SinkError> {
         let closed = self.close()?;
         closed.publish()?;
         Ok(closed.size)
@@ -142,9 +144,9 @@ pub struct Closed {
 
 impl Closed {
     /// Moves the file into place (atomic rename).
-    pub fn publish(&self) -> Result<(), String> {
+    pub fn publish(&self) -> Result<(), SinkError> {
         std::fs::rename(&self.tmp, &self.path)
-            .map_err(|e| format!("moving {} into place: {e}", self.path.display()))
+            .context(|| format!("moving {} into place", self.path.display()))
     }
 
     /// Deletes the unpublished file.

@@ -3,6 +3,7 @@
 //! opt-in added columns) and the casts that make a batch match the table's
 //! exact types ([`conform`]).
 
+use super::error::{Context, SinkError};
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ pub fn reconcile(
     table: &arrow_schema::Schema,
     ours: &arrow_schema::Schema,
     add_columns: bool,
-) -> Result<Option<SchemaRef>, String> {
+) -> Result<Option<SchemaRef>, SinkError> {
     let mut problems = Vec::new();
     for t in table.fields() {
         match ours.field_with_name(t.name()) {
@@ -34,23 +35,23 @@ pub fn reconcile(
     let added: Vec<_> =
         ours.fields().iter().filter(|o| table.field_with_name(o.name()).is_err()).cloned().collect();
     if !problems.is_empty() {
-        return Err(problems.join("; "));
+        return Err(SinkError::Mismatch(problems.join("; ")));
     }
     if added.is_empty() {
         return Ok(None);
     }
     let names: Vec<&str> = added.iter().map(|f| f.name().as_str()).collect();
     if !add_columns {
-        return Err(format!(
+        return Err(SinkError::Mismatch(format!(
             "the pipeline adds column(s) {} that the table does not have; set schema_evolution = \"add_columns\" to add them",
             names.join(", ")
-        ));
+        )));
     }
     if let Some(f) = added.iter().find(|f| !f.is_nullable()) {
-        return Err(format!(
+        return Err(SinkError::Mismatch(format!(
             "new column `{}` must be nullable: existing rows have no value for it",
             f.name()
-        ));
+        )));
     }
     let mut fields: Vec<_> = table.fields().iter().cloned().collect();
     fields.extend(added);
@@ -89,7 +90,7 @@ fn same_type(a: &arrow_schema::DataType, b: &arrow_schema::DataType) -> bool {
 
 /// Casts a batch to the table's schema where they differ only in flavour
 /// (dictionary-encoded strings, added nullable columns filled with nulls).
-pub fn conform(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, String> {
+pub fn conform(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, SinkError> {
     if batch.schema().as_ref() == schema {
         return Ok(batch.clone());
     }
@@ -97,12 +98,12 @@ pub fn conform(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, Stri
     for field in schema.fields() {
         let column = match batch.schema().index_of(field.name()) {
             Ok(i) => arrow_cast::cast(batch.column(i), field.data_type())
-                .map_err(|e| format!("column `{}`: {e}", field.name()))?,
+                .context(|| format!("column `{}`", field.name()))?,
             Err(_) => arrow_array::new_null_array(field.data_type(), batch.num_rows()),
         };
         columns.push(column);
     }
-    RecordBatch::try_new(Arc::new(schema.clone()), columns).map_err(|e| e.to_string())
+    RecordBatch::try_new(Arc::new(schema.clone()), columns).context(|| "a batch of the table's schema".into())
 }
 
 #[cfg(test)]
@@ -118,18 +119,23 @@ mod tests {
             Field::new("a", DataType::Int64, false),
             Field::new("b", DataType::LargeUtf8, true),
         ]);
-        assert_eq!(reconcile(&table, &same, false), Ok(None));
+        assert!(reconcile(&table, &same, false).unwrap().is_none());
         let wider = Schema::new(vec![
             Field::new("a", DataType::Int64, false),
             Field::new("b", DataType::Utf8, true),
             Field::new("c", DataType::Float64, true),
         ]);
-        assert!(reconcile(&table, &wider, false).unwrap_err().contains("schema_evolution = \"add_columns\""));
+        assert!(
+            reconcile(&table, &wider, false)
+                .unwrap_err()
+                .to_string()
+                .contains("schema_evolution = \"add_columns\"")
+        );
         assert_eq!(reconcile(&table, &wider, true).unwrap().unwrap().fields().len(), 3);
         let wrong =
             Schema::new(vec![Field::new("a", DataType::Int32, false), Field::new("b", DataType::Utf8, true)]);
         assert_eq!(
-            reconcile(&table, &wrong, true).unwrap_err(),
+            reconcile(&table, &wrong, true).unwrap_err().to_string(),
             "column `a` is Int64 in the table, Int32 in the pipeline"
         );
     }

@@ -7,6 +7,7 @@
 //! later batches follow it there. A spill file is a sequence of frames:
 //! `u32 sink`, `u64 length`, then one Arrow IPC stream.
 
+use super::error::{Context, SinkError};
 use crate::ipc;
 use arrow_array::RecordBatch;
 use std::collections::HashMap;
@@ -55,7 +56,7 @@ impl Staging {
     }
 
     /// Holds a batch of `unit` for `sink`.
-    pub fn add(&mut self, unit: Unit, sink: usize, batch: RecordBatch) -> Result<(), String> {
+    pub fn add(&mut self, unit: Unit, sink: usize, batch: RecordBatch) -> Result<(), SinkError> {
         let size = batch_bytes(&batch);
         let staged = self.units.entry(unit).or_default();
         if let Some(spill) = &mut staged.spill {
@@ -73,19 +74,18 @@ impl Staging {
         Ok(())
     }
 
-    fn spill_largest(&mut self) -> Result<bool, String> {
+    fn spill_largest(&mut self) -> Result<bool, SinkError> {
         let Some((&unit, _)) = self.units.iter().filter(|(_, s)| s.bytes > 0).max_by_key(|(_, s)| s.bytes)
         else {
             return Ok(false);
         };
         let staged = self.units.get_mut(&unit).expect("present");
         if staged.spill.is_none() {
-            std::fs::create_dir_all(&self.spill_dir)
-                .map_err(|e| format!("cannot create spill folder: {e}"))?;
+            std::fs::create_dir_all(&self.spill_dir).context(|| format!("cannot create spill folder"))?;
             let tmp = tempfile::Builder::new()
                 .prefix(".runtime-spill-")
                 .tempfile_in(&self.spill_dir)
-                .map_err(|e| format!("cannot create a spill file in {}: {e}", self.spill_dir.display()))?;
+                .context(|| format!("cannot create a spill file in {}", self.spill_dir.display()))?;
             let (file, tmp) = tmp.into_parts();
             let path = tmp.to_path_buf();
             staged.spill = Some(Spill { file: BufWriter::with_capacity(1 << 20, file), _tmp: tmp, path });
@@ -103,16 +103,14 @@ impl Staging {
     pub fn commit(
         &mut self,
         unit: Unit,
-        mut f: impl FnMut(usize, RecordBatch) -> Result<(), String>,
-    ) -> Result<(), String> {
+        mut f: impl FnMut(usize, RecordBatch) -> Result<(), SinkError>,
+    ) -> Result<(), SinkError> {
         let Some(staged) = self.units.remove(&unit) else { return Ok(()) };
         self.in_memory -= staged.bytes;
         if let Some(mut spill) = staged.spill {
-            spill.file.flush().map_err(|e| format!("spill file: {e}"))?;
-            let mut r = BufReader::with_capacity(
-                1 << 20,
-                File::open(&spill.path).map_err(|e| format!("spill file: {e}"))?,
-            );
+            spill.file.flush().context(|| format!("spill file"))?;
+            let mut r =
+                BufReader::with_capacity(1 << 20, File::open(&spill.path).context(|| format!("spill file"))?);
             while let Some((sink, batch)) = read_frame(&mut r)? {
                 f(sink, batch)?;
             }
@@ -150,27 +148,28 @@ pub fn batch_bytes(batch: &RecordBatch) -> u64 {
         .sum()
 }
 
-fn write_frame(w: &mut impl Write, sink: usize, batch: &RecordBatch) -> Result<u64, String> {
-    let bytes = ipc::encode_batch(batch).map_err(|e| format!("spilling: {e}"))?;
-    let io = |e: std::io::Error| format!("writing a spill file: {e}");
+fn write_frame(w: &mut impl Write, sink: usize, batch: &RecordBatch) -> Result<u64, SinkError> {
+    let bytes = ipc::encode_batch(batch).context(|| format!("spilling"))?;
+    let io =
+        |e: std::io::Error| SinkError::Failed { context: "writing a spill file".into(), cause: e.into() };
     w.write_all(&(sink as u32).to_le_bytes()).map_err(io)?;
     w.write_all(&(bytes.len() as u64).to_le_bytes()).map_err(io)?;
     w.write_all(&bytes).map_err(io)?;
     Ok(bytes.len() as u64 + 12)
 }
 
-fn read_frame(r: &mut impl Read) -> Result<Option<(usize, RecordBatch)>, String> {
+fn read_frame(r: &mut impl Read) -> Result<Option<(usize, RecordBatch)>, SinkError> {
     let mut head = [0u8; 12];
     match r.read_exact(&mut head) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(format!("reading a spill file: {e}")),
+        Err(e) => return Err(e).context(|| "reading a spill file".into()),
     }
     let sink = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
     let len = u64::from_le_bytes(head[4..].try_into().unwrap()) as usize;
     let mut bytes = vec![0u8; len];
-    r.read_exact(&mut bytes).map_err(|e| format!("reading a spill file: {e}"))?;
-    let batch = ipc::decode_batch(bytes)?;
+    r.read_exact(&mut bytes).context(|| format!("reading a spill file"))?;
+    let batch = ipc::decode_batch(bytes).context(|| "reading a spill file".into())?;
     Ok(Some((sink, batch)))
 }
 

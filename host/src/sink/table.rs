@@ -22,6 +22,7 @@
 //! and skips the splits it committed; `skip_committed` skips every split any
 //! earlier run of the pipeline committed.
 
+use super::error::SinkError;
 use arrow_array::RecordBatch;
 use std::collections::HashSet;
 
@@ -120,12 +121,12 @@ pub fn plan_skips(commits: &[RecordedCommit], resume: bool, skip_committed: bool
 /// Writes data files and commits them.
 pub trait TableWriter: Send {
     /// Appends rows to the current data files (not visible until a commit).
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), String>;
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError>;
     /// Bytes written since the last commit (for `commit_every_bytes`).
     fn pending_bytes(&self) -> u64;
     /// Makes everything written so far visible, atomically, recording `meta`.
     /// Returns the new version, when the format has versions.
-    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, String>;
+    fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, SinkError>;
     /// Drops what was written since the last commit.
     fn abort(&mut self);
     /// Whether an intermediate commit is possible (a single Parquet file

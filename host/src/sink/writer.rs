@@ -4,6 +4,7 @@
 //! commits, dropped when it aborts. Sinks commit at their cadence and once
 //! at the end of a successful run (see the diagram in [`super`]).
 
+use super::error::SinkError;
 use super::staging::{Staging, Unit};
 use super::table::{CommitMeta, RunIdentity};
 use super::{OpenSink, SinkResult, WriterMsg, WriterReport};
@@ -25,7 +26,7 @@ struct SinkState {
 }
 
 impl SinkState {
-    fn commit(&mut self, run: &RunIdentity, complete: bool) -> Result<(), String> {
+    fn commit(&mut self, run: &RunIdentity, complete: bool) -> Result<(), SinkError> {
         let bytes = self.open.writer.pending_bytes();
         let meta = CommitMeta {
             run_id: run.run_id.clone(),
@@ -34,7 +35,7 @@ impl SinkState {
             complete,
             rows: self.pending_rows,
         };
-        let version = self.open.writer.commit(&meta).map_err(|e| format!("sinks.{}: {e}", self.open.name))?;
+        let version = self.open.writer.commit(&meta).map_err(|e| e.of(&self.open.name))?;
         self.versions.extend(version);
         self.rows += std::mem::take(&mut self.pending_rows);
         self.bytes += bytes;
@@ -78,10 +79,10 @@ pub fn run(
     let mut staging = Staging::new(budget, &spill_dir);
     let mut error: Option<String> = None;
     let mut commit_all = false;
-    let fail = |e: String, error: &mut Option<String>| {
+    let fail = |e: SinkError, error: &mut Option<String>| {
         if error.is_none() {
             tracing::error!("writer: {e}");
-            *error = Some(e);
+            *error = Some(e.to_string());
         }
         stop.store(true, Ordering::SeqCst);
     };
@@ -117,7 +118,7 @@ pub fn run(
                         return Ok(());
                     }
                     s.pending_rows += batch.num_rows() as u64;
-                    s.open.writer.write(&batch).map_err(|e| format!("sinks.{}: {e}", s.open.name))
+                    s.open.writer.write(&batch).map_err(|e| e.of(&s.open.name))
                 });
                 if let Err(e) = r {
                     fail(e, &mut error);
@@ -154,7 +155,7 @@ pub fn run(
                 Ok(()) => s.committed = true,
                 Err(e) => {
                     tracing::error!("writer: {e}");
-                    error.get_or_insert(e);
+                    error.get_or_insert(e.to_string());
                 }
             }
         } else {
