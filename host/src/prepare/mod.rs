@@ -9,14 +9,11 @@
 //! as a *partial* transformer per split and one *final* transformer; every
 //! stream downstream of it is in the final phase.
 //!
-//! Projection: a stream carries only the columns something downstream
-//! needs. A sink needs every column of its stream; a transform needs the
-//! columns it reads (WIT 0.2.0 `input-columns`) plus those it passes
-//! through that are needed after it. Readers are told the columns of their
-//! outputs (`configure`), transforms get only the columns they read, and
-//! the router re-attaches passed-through columns (see [`crate::exec::router`]).
+//! Every stream is then cut to the columns needed downstream
+//! ([`projection`]); [`load`] is the front half every command shares.
 
 pub mod load;
+pub mod projection;
 
 use crate::config::diagnostics::did_you_mean;
 use crate::config::{
@@ -27,8 +24,7 @@ use crate::plan::{self, PlanError, PlannedFile, PlannedSplit};
 use crate::plugin::instance::CallError;
 use crate::plugin::reader::Hints;
 use crate::plugin::{Kind, LoadedPlugin, Planning, ReaderInstance, Runtime};
-use arrow_schema::{Schema, SchemaRef};
-use std::collections::BTreeSet;
+use arrow_schema::SchemaRef;
 use std::sync::Arc;
 
 /// When a stage's data flows.
@@ -396,7 +392,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         consumers[s.input].push(Consumer::Sink(i));
     }
     if errors.0.is_empty() {
-        project(&mut streams, &consumers, &mut transforms, &reads);
+        projection::project(&mut streams, &consumers, &mut transforms, &reads);
     }
     errors.into_result(Prepared {
         pipeline,
@@ -410,79 +406,6 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         source_files,
         source_plan,
     })
-}
-
-/// Prunes every stream to the columns needed downstream of it, and works
-/// out which columns each transform is sent (see the module doc).
-///
-/// Streams are created in pipeline order, each from earlier ones, so one
-/// pass from the last stream to the first sees every consumer's needs
-/// before the stream's own.
-fn project(
-    streams: &mut [Stream],
-    consumers: &[Vec<Consumer>],
-    transforms: &mut [PreparedTransform],
-    reads: &[Option<Vec<String>>],
-) {
-    // Needed column names per stream; `None` is every column.
-    let mut needed: Vec<Option<BTreeSet<String>>> = vec![Some(BTreeSet::new()); streams.len()];
-    for s in (0..streams.len()).rev() {
-        let declared = streams[s].declared.clone();
-        let all: BTreeSet<String> = declared.fields().iter().map(|f| f.name().clone()).collect();
-        let mut want: Option<BTreeSet<String>> = Some(BTreeSet::new());
-        for c in &consumers[s] {
-            let add: Option<BTreeSet<String>> = match *c {
-                Consumer::Sink(_) => None,
-                Consumer::Transform(t) => match &reads[t] {
-                    None => None,
-                    Some(cols) => {
-                        // Read columns, and the columns passed through to
-                        // what is needed after the transform.
-                        let out = transforms[t].output;
-                        let after = match &needed[out] {
-                            Some(n) => n.clone(),
-                            None => streams[out].declared.fields().iter().map(|f| f.name().clone()).collect(),
-                        };
-                        let mut set: BTreeSet<String> = cols.iter().cloned().collect();
-                        set.extend(after.into_iter().filter(|n| all.contains(n)));
-                        Some(set)
-                    }
-                },
-            };
-            want = match (want, add) {
-                (Some(mut w), Some(a)) => {
-                    w.extend(a);
-                    Some(w)
-                }
-                _ => None,
-            };
-        }
-        // A stream nothing reads (an unused reader output) keeps its
-        // schema: the reader emits it and it goes nowhere.
-        if consumers[s].is_empty() || want.as_ref().is_some_and(|w| w.len() == all.len()) {
-            want = None;
-        }
-        if let Some(w) = &want {
-            let keep: Vec<usize> =
-                (0..declared.fields().len()).filter(|&i| w.contains(declared.field(i).name())).collect();
-            streams[s].schema = Arc::new(declared.project(&keep).expect("indices of its own fields"));
-        }
-        needed[s] = want;
-    }
-    for (t, tr) in transforms.iter_mut().enumerate() {
-        let schema = streams[tr.input].schema.clone();
-        tr.sends = reads[t].as_ref().and_then(|cols| {
-            let idx: Vec<usize> = (0..schema.fields().len())
-                .filter(|&i| cols.iter().any(|c| c == schema.field(i).name()))
-                .collect();
-            (idx.len() < schema.fields().len()).then_some(idx)
-        });
-        let opened: Schema = match &tr.sends {
-            Some(idx) => schema.project(idx).expect("indices of its own fields"),
-            None => (*schema).clone(),
-        };
-        tr.input_schema_ipc = ipc::encode_schema(&opened).unwrap_or_default();
-    }
 }
 
 type Schemas = Vec<(String, SchemaRef)>;
