@@ -46,9 +46,20 @@ pub fn decode_batch(bytes: Vec<u8>) -> Result<RecordBatch, IpcError> {
     decode_buffer(arrow_buffer_from(bytes))
 }
 
+/// The decoder's own failures, panics included: arrow-ipc still panics on
+/// some malformed schemas (a `List` without a child field).
+fn guarded<T>(f: impl FnOnce() -> Result<T, IpcError>) -> Result<T, IpcError> {
+    crate::panics::catch(f)
+        .unwrap_or_else(|panic| Err(IpcError::Malformed(format!("the decoder cannot read it ({panic})"))))
+}
+
 /// Like [`decode_batch`], from a shared buffer (the arrays reference it
 /// without copying when it is aligned).
-pub fn decode_buffer(mut buf: arrow_buffer::Buffer) -> Result<RecordBatch, IpcError> {
+pub fn decode_buffer(buf: arrow_buffer::Buffer) -> Result<RecordBatch, IpcError> {
+    guarded(|| decode_buffer_unguarded(buf))
+}
+
+fn decode_buffer_unguarded(mut buf: arrow_buffer::Buffer) -> Result<RecordBatch, IpcError> {
     let mut decoder = StreamDecoder::new().with_require_alignment(false);
     let mut found = None;
     while !buf.is_empty() {
@@ -77,6 +88,10 @@ fn arrow_buffer_from(bytes: Vec<u8>) -> arrow_buffer::Buffer {
 
 /// Decodes a schema-only stream.
 pub fn decode_schema(bytes: Vec<u8>) -> Result<SchemaRef, IpcError> {
+    guarded(|| decode_schema_unguarded(bytes))
+}
+
+fn decode_schema_unguarded(bytes: Vec<u8>) -> Result<SchemaRef, IpcError> {
     let mut decoder = StreamDecoder::new();
     let mut buf = arrow_buffer_from(bytes);
     while !buf.is_empty() {
@@ -218,6 +233,63 @@ mod tests {
         let bytes = encode_batch(&bomb).unwrap();
         assert!(bytes.len() < 1024);
         assert!(decode_batch(bytes).unwrap_err().to_string().contains("over the limit of 16777216 rows"));
+    }
+
+    /// An IPC stream whose schema has a `List` field without its child,
+    /// which arrow-ipc's decoder panics on.
+    pub(crate) fn list_without_child() -> Vec<u8> {
+        use arrow_ipc::{Field as F, FieldArgs, List, ListArgs, Message, MessageArgs, MessageHeader};
+        use arrow_ipc::{MetadataVersion, Schema as S, SchemaArgs, Type};
+        let mut b = flatbuffers::FlatBufferBuilder::new();
+        let list = List::create(&mut b, &ListArgs {});
+        let name = b.create_string("items");
+        let children = b.create_vector::<flatbuffers::WIPOffset<F>>(&[]);
+        let field = F::create(
+            &mut b,
+            &FieldArgs {
+                name: Some(name),
+                nullable: true,
+                type_type: Type::List,
+                type_: Some(list.as_union_value()),
+                children: Some(children),
+                ..Default::default()
+            },
+        );
+        let fields = b.create_vector(&[field]);
+        let schema = S::create(&mut b, &SchemaArgs { fields: Some(fields), ..Default::default() });
+        let message = Message::create(
+            &mut b,
+            &MessageArgs {
+                version: MetadataVersion::V5,
+                header_type: MessageHeader::Schema,
+                header: Some(schema.as_union_value()),
+                bodyLength: 0,
+                custom_metadata: None,
+            },
+        );
+        b.finish(message, None);
+        let mut meta = b.finished_data().to_vec();
+        while meta.len() % 8 != 0 {
+            meta.push(0);
+        }
+        let mut out = vec![0xff, 0xff, 0xff, 0xff];
+        out.extend_from_slice(&(meta.len() as i32).to_le_bytes());
+        out.extend_from_slice(&meta);
+        out.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        out
+    }
+
+    #[test]
+    fn a_schema_the_decoder_panics_on_is_an_error() {
+        crate::panics::install_hook();
+        let bytes = list_without_child();
+        if std::env::var_os("PRINT_MALFORMED_IPC").is_some() {
+            println!("{bytes:?}");
+        }
+        let e = decode_schema(bytes.clone()).unwrap_err().to_string();
+        assert!(e.starts_with("malformed Arrow IPC: the decoder cannot read it ("), "{e}");
+        let e = decode_batch(bytes).unwrap_err().to_string();
+        assert!(e.starts_with("malformed Arrow IPC: the decoder cannot read it ("), "{e}");
     }
 
     #[test]

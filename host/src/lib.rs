@@ -24,7 +24,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 0 | [`units`], [`catalog`], [`ipc`] | sizes and durations, where plugins come from, Arrow IPC checks |
+//! | 0 | [`units`], [`catalog`], [`ipc`], [`panics`] | sizes and durations, where plugins come from, Arrow IPC checks, caught panics |
 //! | 1 | [`config`] | `pipeline.toml`: raw, validated, diagnostics |
 //! | 2 | [`plugin`] | the sandbox: wasmtime, WASI, limits, the WIT versions |
 //! | 3 | [`plan`] | inputs become files, files become splits |
@@ -40,6 +40,7 @@ pub mod cli;
 pub mod config;
 pub mod exec;
 pub mod ipc;
+pub mod panics;
 pub mod plan;
 pub mod plugin;
 pub mod prepare;
@@ -55,7 +56,7 @@ mod layers {
     /// Modules from the bottom up; a module may import those of its own
     /// layer or lower ones.
     const LAYERS: &[&[&str]] = &[
-        &["units", "catalog", "ipc"],
+        &["units", "catalog", "ipc", "panics"],
         &["config"],
         &["plugin"],
         &["plan"],

@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 /// Builds the fixture workspace once per test run; returns the reader and
 /// transform components.
-fn plugins() -> &'static (PathBuf, PathBuf) {
+pub(crate) fn plugins() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
         let dir = crate::util::fixture_plugins("hostile");
@@ -31,7 +31,7 @@ fn plugins() -> &'static (PathBuf, PathBuf) {
 }
 
 /// A case folder with both plugins copied in and one input file per split.
-fn case_with(inputs: &[(&str, String)]) -> Case {
+pub(crate) fn case_with(inputs: &[(&str, String)]) -> Case {
     let case = Case::new();
     let (reader, transform) = plugins();
     std::fs::copy(reader, case.path("hostile_reader.wasm")).unwrap();
@@ -44,7 +44,7 @@ fn case_with(inputs: &[(&str, String)]) -> Case {
 
 /// The pipeline: the hostile reader with tight limits, the hostile transform,
 /// one Parquet sink. `extra` is appended (it may add sections).
-fn pipeline(source_limits: &str, run: &str, extra: &str) -> String {
+pub(crate) fn pipeline(source_limits: &str, run: &str, extra: &str) -> String {
     format!(
         r#"version = 1
 [source]
@@ -70,15 +70,15 @@ path = "out/rows.parquet"
     )
 }
 
-const LIMITS: &str = r#"memory = "64 MiB"
+pub(crate) const LIMITS: &str = r#"memory = "64 MiB"
 time = "1 s"
 output_bytes = "4 MiB""#;
 
 /// An output row: (file, line, text).
-type Row = (String, i64, String);
+pub(crate) type Row = (String, i64, String);
 
 /// A `good` input of `n` data lines, and the rows it must produce.
-fn good(name: &str, n: usize) -> ((String, String), Vec<Row>) {
+pub(crate) fn good(name: &str, n: usize) -> ((String, String), Vec<Row>) {
     let lines: Vec<String> = (0..n).map(|i| format!("{name} row {i}")).collect();
     let rows = lines
         .iter()
@@ -89,7 +89,7 @@ fn good(name: &str, n: usize) -> ((String, String), Vec<Row>) {
 }
 
 /// Every (file, line, text) row of the output, sorted.
-fn output_rows(batches: &[RecordBatch]) -> Vec<Row> {
+pub(crate) fn output_rows(batches: &[RecordBatch]) -> Vec<Row> {
     let mut rows = Vec::new();
     for b in batches {
         let file = b.column(0).as_string::<i32>();
@@ -104,7 +104,7 @@ fn output_rows(batches: &[RecordBatch]) -> Vec<Row> {
 }
 
 /// split → (error, kind, attempts) of every failure in a report.
-fn failures(report: &serde_json::Value) -> BTreeMap<String, (String, String, u64)> {
+pub(crate) fn failures(report: &serde_json::Value) -> BTreeMap<String, (String, String, u64)> {
     report["failures"]
         .as_array()
         .unwrap()

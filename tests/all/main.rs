@@ -6,6 +6,7 @@
 //! - `external_plugin`: a plugin built outside the host's workspace.
 //! - `failures`: malformed lines, unreadable files, the error policy.
 //! - `hostile`: plugins that attack the sandbox; limits, grants, error policy.
+//! - `hardening`: panics, staging charges, bounded and escaped plugin text.
 //! - `backpressure`: bounded memory with a slow writer.
 //! - `pst`: the pst-mailboxes example against libpff; damaged mailboxes.
 //! - `sql`: the `sql` reader against PostgreSQL and SQLite; kills, grants.
@@ -19,6 +20,7 @@ mod cli;
 mod compat;
 mod external_plugin;
 mod failures;
+mod hardening;
 mod hostile;
 mod pod_usage;
 mod pst;

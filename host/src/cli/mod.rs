@@ -205,6 +205,7 @@ fn init_logging(format: LogFormat) {
 
 /// Runs the command line and returns the exit status.
 pub fn main() -> i32 {
+    crate::panics::install_hook();
     i32::from(dispatch())
 }
 

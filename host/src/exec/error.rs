@@ -23,9 +23,10 @@ pub enum ExecError {
     FinalStopped,
     #[error("partial states but no final stage")]
     NoFinalStage,
-    /// A thread of the run panicked (a bug in the runtime).
-    #[error("the {0} panicked")]
-    Panicked(&'static str),
+    /// A thread of the run panicked (a bug in the runtime, or a dependency
+    /// that panicked on what a plugin handed it).
+    #[error("the {place} panicked: {message}")]
+    Panicked { place: &'static str, message: String },
 }
 
 impl ExecError {

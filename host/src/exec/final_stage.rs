@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering;
 /// Runs the final phase until the channel closes. An error here fails the
 /// run: the aggregate would be incomplete.
 pub fn run(ctx: &Ctx, rx: Receiver<FinalMsg>) -> Result<FinalReport, ExecError> {
+    crate::panics::injected("final");
     let prepared = ctx.prepared.clone();
     let mut slots = Vec::new();
     let mut setup: Result<(), ExecError> = Ok(());

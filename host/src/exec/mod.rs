@@ -39,6 +39,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use worker::Worker;
 
+/// Sends the writer its `Finish` when dropped: at the end of a run, or
+/// when the run's own thread unwinds.
+struct FinishGuard<'a> {
+    writer: &'a crossbeam_channel::Sender<WriterMsg>,
+    commit: bool,
+}
+
+impl Drop for FinishGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.writer.send(WriterMsg::Finish { commit: self.commit && !std::thread::panicking() });
+    }
+}
+
 /// Settings of one run from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -131,19 +144,42 @@ pub fn execute(
 
     let (writer_report, final_result) = std::thread::scope(|scope| {
         let ctx_ref = &ctx;
+        // Whatever happens below, the writer is told the run is over, so
+        // the scope never waits on a writer that waits for more messages.
+        let mut finish = FinishGuard { writer: &ctx.writer, commit: false };
         let writer = {
             let stop = stop.clone();
             let budget = pipeline.run.max_staged_bytes;
             std::thread::Builder::new()
                 .name("writer".into())
-                .spawn_scoped(scope, move || sink::run(sinks, keys, identity, wrx, budget, spill_dir, stop))
+                .spawn_scoped(scope, move || {
+                    let stop_after = stop.clone();
+                    crate::panics::catch(move || {
+                        sink::run(sinks, keys, identity, wrx, budget, spill_dir, stop)
+                    })
+                    .unwrap_or_else(|panic| {
+                        // The receiver is gone with the writer: workers
+                        // blocked on it fail their splits; none start.
+                        stop_after.store(true, Ordering::SeqCst);
+                        sink::WriterReport {
+                            error: Some(ExecError::Panicked { place: "writer", message: panic }.to_string()),
+                            ..Default::default()
+                        }
+                    })
+                })
                 .expect("spawn the writer")
         };
         let final_thread = has_final.then(|| {
             std::thread::Builder::new()
                 .name("final".into())
                 .stack_size(ctx_ref.runtime.thread_stack_size())
-                .spawn_scoped(scope, move || final_stage::run(ctx_ref, frx))
+                .spawn_scoped(scope, move || {
+                    crate::panics::catch(|| final_stage::run(ctx_ref, frx)).unwrap_or_else(|panic| {
+                        ctx_ref.stop.store(true, Ordering::SeqCst);
+                        let _ = ctx_ref.writer.send(WriterMsg::Abort(sink::Unit::Final));
+                        Err(ExecError::Panicked { place: "final stage", message: panic })
+                    })
+                })
                 .expect("spawn the final stage")
         });
         let pool = rayon::ThreadPoolBuilder::new()
@@ -168,7 +204,19 @@ pub fn execute(
                     }
                     let me = rayon::current_thread_index().unwrap_or(0);
                     let mut worker = slots[me].lock().unwrap();
-                    let record = worker.run_split(ctx_ref, index, planned);
+                    let record = crate::panics::catch(|| worker.run_split(ctx_ref, index, planned))
+                        .unwrap_or_else(|panic| {
+                            // The worker's instances may be mid-call: start
+                            // afresh, and drop whatever the split staged.
+                            *worker = Worker::default();
+                            for attempt in 0..=ctx_ref.prepared.pipeline.run.retries {
+                                let _ = ctx_ref.writer.send(WriterMsg::Abort(sink::Unit::Split {
+                                    index: index as u32,
+                                    attempt,
+                                }));
+                            }
+                            SplitRecord::panicked(index, &planned.split, &panic)
+                        });
                     drop(worker);
                     if let SplitStatus::Failed { error, .. } = &record.status {
                         let failed = ctx_ref.failed.fetch_add(1, Ordering::SeqCst) + 1;
@@ -186,13 +234,17 @@ pub fn execute(
         drop(pool);
         // Close the final stage's input and let it finish before the writer.
         drop(ctx_ref.finals.lock().unwrap().take());
-        let final_result =
-            final_thread.map(|t| t.join().unwrap_or_else(|_| Err(ExecError::Panicked("final stage"))));
+        let final_result = final_thread.map(|t| {
+            t.join().unwrap_or_else(|_| {
+                Err(ExecError::Panicked { place: "final stage", message: "(no message)".into() })
+            })
+        });
         let failed = ctx_ref.failed.load(Ordering::SeqCst);
         let commit = !policy.exceeded(failed, ctx_ref.total)
             && !ctx_ref.stop.load(Ordering::SeqCst)
             && final_result.as_ref().is_none_or(|r| r.is_ok());
-        let _ = ctx_ref.writer.send(WriterMsg::Finish { commit });
+        finish.commit = commit;
+        drop(finish);
         let writer_report = writer.join().unwrap_or_else(|_| sink::WriterReport {
             error: Some("the writer panicked".into()),
             ..Default::default()

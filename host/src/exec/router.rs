@@ -219,6 +219,7 @@ impl Router {
 
     /// Sends a payload on `stream` to its consumers.
     pub fn route(&mut self, stream: usize, payload: &Payload) -> Result<(), RouteError> {
+        crate::panics::injected("route");
         let prepared = self.prepared.clone();
         for consumer in &prepared.consumers[stream] {
             match *consumer {

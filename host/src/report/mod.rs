@@ -122,6 +122,20 @@ impl SplitRecord {
     pub fn skipped(index: usize, split: &Split) -> Self {
         Self::new(index, split, None)
     }
+    /// A split whose handling panicked in the host: failed, its output
+    /// discarded.
+    pub fn panicked(index: usize, split: &Split, message: &str) -> Self {
+        SplitRecord {
+            status: SplitStatus::Failed {
+                error: format!(
+                    "the runtime panicked while running this split: {message} (its output was discarded)"
+                ),
+                kind: "internal".into(),
+            },
+            attempts: 1,
+            ..Self::new(index, split, None)
+        }
+    }
     pub fn committed_earlier(index: usize, split: &Split) -> Self {
         SplitRecord { status: SplitStatus::Committed, ..Self::new(index, split, None) }
     }

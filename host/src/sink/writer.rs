@@ -93,6 +93,7 @@ pub fn run(
     for msg in rx {
         match msg {
             WriterMsg::Batch { unit, sink, batch } => {
+                crate::panics::injected("writer");
                 if let Some(d) = delay {
                     std::thread::sleep(d);
                 }

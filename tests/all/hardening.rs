@@ -1,0 +1,170 @@
+//! The guarantees of SECURITY.md under attack and under operator mistakes
+//! (issue: hardening): a panic anywhere in the host's handling of a split
+//! fails that split or the run, never hangs it; staging is charged what it
+//! holds, whatever the batch shape; plugin text is bounded and escaped
+//! wherever it goes. Inputs for the hostile plugins are built here.
+
+use crate::hostile::{LIMITS, case_with, failures, good, output_rows, pipeline};
+use crate::util::read_parquet;
+use std::time::{Duration, Instant};
+
+/// Runs a pipeline case and checks it ends within `limit` (a hang is the
+/// failure being tested for, so the test must not hang with it).
+fn run_within(
+    case: &crate::util::Case,
+    limit: Duration,
+    env: &[(&str, &str)],
+) -> (crate::util::Run, serde_json::Value) {
+    let started = Instant::now();
+    let mut cmd = crate::util::runtime();
+    cmd.args(["run", "pipeline.toml", "--report", "report.json"]).current_dir(case.dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child =
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("the run did not end within {limit:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let report = std::fs::read_to_string(case.path("report.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    (crate::util::Run { output }, report)
+}
+
+#[test]
+fn a_schema_the_decoder_panics_on_fails_its_split_and_the_run_ends() {
+    let (g, expected) = good("good", 3);
+    let inputs = vec![g, ("bad".to_string(), "bad-schema-ipc\n".to_string())];
+    let refs: Vec<(&str, String)> = inputs.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+    let case = case_with(&refs);
+    case.write("pipeline.toml", pipeline(LIMITS, "max_failed_splits = 1", ""));
+    let (run, report) = run_within(&case, Duration::from_secs(60), &[]);
+    run.expect_code(0);
+    let f = failures(&report);
+    let (error, kind, _) = &f["data/bad.txt"];
+    assert!(error.starts_with("output `rows`: malformed Arrow IPC: the decoder cannot read it ("), "{error}");
+    assert_eq!(kind, "trap");
+    assert_eq!(output_rows(&read_parquet(&case.path("out/rows.parquet"))), expected);
+    assert!(
+        !run.stderr().contains("panicked at"),
+        "a caught panic is not reported as one:\n{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_transform_output_the_decoder_panics_on_fails_its_split() {
+    let (g, expected) = good("good", 2);
+    let inputs = vec![g, ("bad".to_string(), "good\ntransform-bad-schema\n".to_string())];
+    let refs: Vec<(&str, String)> = inputs.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+    let case = case_with(&refs);
+    case.write("pipeline.toml", pipeline(LIMITS, "max_failed_splits = 1", ""));
+    let (run, report) = run_within(&case, Duration::from_secs(60), &[]);
+    run.expect_code(0);
+    let (error, _, _) = &failures(&report)["data/bad.txt"];
+    assert!(
+        error.starts_with("transforms.pass: malformed Arrow IPC: the decoder cannot read it ("),
+        "{error}"
+    );
+    assert_eq!(output_rows(&read_parquet(&case.path("out/rows.parquet"))), expected);
+}
+
+#[test]
+fn an_output_schema_the_decoder_panics_on_is_a_configuration_error() {
+    let case = case_with(&[]);
+    case.write("data/a.ndjson", "{\"malformed_output_schema\": 1}\n");
+    case.write(
+        "pipeline.toml",
+        r#"version = 1
+[source]
+plugin = "ndjson"
+inputs = "data/a.ndjson"
+options.fields = [{ name = "malformed_output_schema", type = "int64" }]
+
+[[transforms]]
+name = "pass"
+plugin = "hostile_transform.wasm"
+
+[sinks.rows]
+format = "parquet"
+path = "out/rows.parquet"
+"#,
+    );
+    let validate = case.run(&["validate", "pipeline.toml"]);
+    validate.expect_code(2);
+    let err = validate.stderr();
+    assert!(
+        err.contains("`transforms.pass.plugin`: plugin failed to start: output schema: malformed Arrow IPC: the decoder cannot read it ("),
+        "{err}"
+    );
+}
+
+/// A good pipeline of a few splits, run with a panic injected at `place`.
+fn injected(place: &str, aggregate: bool) -> (crate::util::Run, serde_json::Value) {
+    let inputs: Vec<(String, String)> = (0..4).map(|i| good(&format!("g{i}"), 50).0).collect();
+    let refs: Vec<(&str, String)> = inputs.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+    let case = case_with(&refs);
+    let extra = if aggregate {
+        r#"
+[[transforms]]
+name = "per_file"
+plugin = "aggregate"
+options.group_by = ["file"]
+options.aggregates = [{ name = "lines", function = "count" }]
+"#
+    } else {
+        ""
+    };
+    // The aggregate (when there) comes after `pass` and feeds the sink.
+    let text = pipeline(LIMITS, "max_failed_splits = \"100%\"\nretries = 0", "")
+        .replace("\n[sinks.rows]", &format!("{extra}\n[sinks.rows]"));
+    case.write("pipeline.toml", text);
+    run_within(&case, Duration::from_secs(60), &[("RUNTIME_TEST_PANIC", place)])
+}
+
+#[test]
+fn a_panic_in_the_hosts_routing_fails_the_splits_and_the_run_ends() {
+    let (run, report) = injected("route", false);
+    run.expect_code(0);
+    assert_eq!(report["splits_failed"], 4);
+    for (split, (error, kind, _)) in failures(&report) {
+        assert_eq!(
+            error,
+            "the runtime panicked while running this split: RUNTIME_TEST_PANIC=route: a panic on purpose \
+             (its output was discarded)",
+            "{split}"
+        );
+        assert_eq!(kind, "internal");
+    }
+    assert!(!run.stderr().contains("panicked at"), "{}", run.stderr());
+}
+
+#[test]
+fn a_panic_in_the_writer_fails_the_run_and_it_ends() {
+    let (run, report) = injected("writer", false);
+    run.expect_code(1);
+    assert_eq!(
+        report["error"],
+        "writing outputs: the writer panicked: RUNTIME_TEST_PANIC=writer: a panic on purpose"
+    );
+}
+
+#[test]
+fn a_panic_in_the_final_stage_fails_the_run_and_it_ends() {
+    let (run, report) = injected("final", true);
+    run.expect_code(1);
+    assert_eq!(
+        report["error"],
+        "final stage: the final stage panicked: RUNTIME_TEST_PANIC=final: a panic on purpose"
+    );
+}
