@@ -24,7 +24,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 0 | [`units`], [`catalog`], [`ipc`], [`panics`] | sizes and durations, where plugins come from, Arrow IPC checks, caught panics |
+//! | 0 | [`units`], [`catalog`], [`ipc`], [`panics`], [`text`] | sizes and durations, where plugins come from, Arrow IPC checks, caught panics, untrusted text |
 //! | 1 | [`config`] | `pipeline.toml`: raw, validated, diagnostics |
 //! | 2 | [`plugin`] | the sandbox: wasmtime, WASI, limits, the WIT versions |
 //! | 3 | [`plan`] | inputs become files, files become splits |
@@ -47,6 +47,7 @@ pub mod prepare;
 pub mod progress;
 pub mod report;
 pub mod sink;
+pub mod text;
 pub mod units;
 
 #[cfg(test)]
@@ -56,7 +57,7 @@ mod layers {
     /// Modules from the bottom up; a module may import those of its own
     /// layer or lower ones.
     const LAYERS: &[&[&str]] = &[
-        &["units", "catalog", "ipc", "panics"],
+        &["units", "catalog", "ipc", "panics", "text"],
         &["config"],
         &["plugin"],
         &["plan"],

@@ -168,3 +168,65 @@ fn a_panic_in_the_final_stage_fails_the_run_and_it_ends() {
         "final stage: the final stage panicked: RUNTIME_TEST_PANIC=final: a panic on purpose"
     );
 }
+
+/// No raw control character (newline aside, which ends lines) in text the
+/// host wrote: nothing forged, no terminal escapes.
+fn assert_no_controls(what: &str, text: &str) {
+    if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\n') {
+        panic!("{what} holds the control character {c:?}");
+    }
+}
+
+#[test]
+fn plugin_text_is_bounded_and_escaped_wherever_it_goes() {
+    let (g, _) = good("good", 2);
+    let inputs = vec![
+        g,
+        ("huge".to_string(), "huge-error 16777216\n".to_string()),
+        ("forged".to_string(), "forged\nfine\n".to_string()),
+    ];
+    let refs: Vec<(&str, String)> = inputs.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+    let case = case_with(&refs);
+    let limits = "memory = \"256 MiB\"\ntime = \"10 s\"";
+    case.write("pipeline.toml", pipeline(limits, "max_failed_splits = 1\nquarantine = \"quarantine\"", ""));
+    let (run, report) = run_within(&case, Duration::from_secs(60), &[("RUNTIME_LOG", "plugin=warn")]);
+    run.expect_code(0);
+    // The 16 MiB error is cut to a few KiB, with the cut said.
+    let (error, kind, _) = &failures(&report)["data/huge.txt"];
+    assert_eq!(kind, "invalid-input");
+    assert!(error.len() < 5000, "{}", error.len());
+    assert!(error.starts_with("bad\\n\\tforged\\tline\\n\\u{1b}[31mred"), "{error}");
+    assert!(error.ends_with("more bytes cut)"), "{}", &error[error.len() - 60..]);
+    // Partial reasons and rejects are escaped and bounded too.
+    let partial = report["partials"][0]["reason"].as_str().unwrap();
+    assert!(partial.len() < 5000 && partial.ends_with("more bytes cut)"), "{}", partial.len());
+    let reject = &report["rejects"][0];
+    assert!(reject["location"].as_str().unwrap().starts_with("bad\\n\\t"), "{reject}");
+    assert!(reject["reason"].as_str().unwrap().len() < 700, "{reject}");
+    // Every file the host wrote and everything it printed is free of
+    // forged lines and escapes, and small.
+    let report_text = std::fs::read_to_string(case.path("report.json")).unwrap();
+    assert!(report_text.len() < 200_000, "report.json is {} bytes", report_text.len());
+    assert_no_controls("report.json", &report_text);
+    let tsv = std::fs::read_to_string(case.path("quarantine/failed-inputs.tsv")).unwrap();
+    assert_eq!(tsv.lines().count(), 2, "one header and one failure:\n{tsv}");
+    assert!(tsv.lines().all(|l| l.split('\t').count() == 3), "{tsv}");
+    assert_no_controls("failed-inputs.tsv", &tsv.replace('\t', " "));
+    assert_no_controls("stderr", &run.stderr());
+    assert!(run.stderr().len() < 100_000, "stderr is {} bytes", run.stderr().len());
+    assert!(report["peak_rss_bytes"].as_u64().unwrap() < 512 << 20, "{}", report["peak_rss_bytes"]);
+}
+
+#[test]
+fn a_huge_init_error_is_bounded_in_validate() {
+    let case = case_with(&[("a", "good\nx\n".to_string())]);
+    let text = pipeline("memory = \"256 MiB\"", "", "")
+        .replace("[source.limits]", "[source.options]\ninit_error_bytes = 20000000\n[source.limits]");
+    case.write("pipeline.toml", text);
+    let validate = case.run(&["validate", "pipeline.toml"]);
+    validate.expect_code(2);
+    let err = validate.stderr();
+    assert!(err.len() < 20_000, "validate printed {} bytes", err.len());
+    assert!(err.contains("more bytes cut)"), "{}", &err[..err.len().min(2000)]);
+    assert_no_controls("validate's stderr", &err);
+}

@@ -126,8 +126,10 @@ impl Worker {
                         std::thread::sleep(wait);
                         continue;
                     }
+                    // Reasons may quote what a plugin sent (names in a
+                    // schema): bounded and escaped like all plugin text.
                     record.status = SplitStatus::Failed {
-                        error: error.message().to_string(),
+                        error: crate::text::untrusted(error.message(), crate::text::MAX_MESSAGE),
                         kind: error.kind_name().to_string(),
                     };
                     break;

@@ -9,6 +9,7 @@
 use super::instance::{CallError, ErrorKind, HostError};
 use super::reader::{InputFile, Split};
 use super::{CapabilityDoc, Description, Kind, OptionDoc, Planning};
+use crate::text::{MAX_MESSAGE, MAX_NAME, untrusted};
 
 macro_rules! conversions {
     ($($types:ident)::+, $($log:ident)::+) => {
@@ -42,7 +43,8 @@ macro_rules! conversions {
 
             impl From<t::PluginError> for CallError {
                 fn from(e: t::PluginError) -> Self {
-                    CallError::Plugin { kind: e.kind.into(), message: e.message, retryable: e.retryable }
+                    let message = untrusted(&e.message, MAX_MESSAGE);
+                    CallError::Plugin { kind: e.kind.into(), message, retryable: e.retryable }
                 }
             }
 
@@ -54,26 +56,28 @@ macro_rules! conversions {
 
             impl From<t::PluginInfo> for Description {
                 fn from(i: t::PluginInfo) -> Self {
+                    let name = |s: String| untrusted(&s, MAX_NAME);
+                    let text = |s: String| untrusted(&s, MAX_MESSAGE);
                     Description {
-                        name: i.name,
-                        version: i.version,
+                        name: name(i.name),
+                        version: name(i.version),
                         kind: match i.kind {
                             t::PluginKind::Reader => Kind::Reader,
                             t::PluginKind::Transform => Kind::Transform,
                         },
-                        description: i.description,
+                        description: text(i.description),
                         options: i
                             .options
                             .into_iter()
                             .map(|o| OptionDoc {
-                                name: o.name,
-                                type_name: o.type_name,
-                                default: o.default_value,
+                                name: name(o.name),
+                                type_name: name(o.type_name),
+                                default: o.default_value.map(text),
                                 required: o.required,
-                                description: o.description,
+                                description: text(o.description),
                             })
                             .collect(),
-                        outputs: i.outputs,
+                        outputs: i.outputs.into_iter().map(name).collect(),
                         planning: match i.planning {
                             t::Planning::WholeFile => Planning::WholeFile,
                             t::Planning::Delimited(b) => Planning::Delimited(b),
@@ -88,7 +92,7 @@ macro_rules! conversions {
                                     t::CapabilityKind::Network => "network".into(),
                                     t::CapabilityKind::Environment => "environment".into(),
                                 },
-                                reason: c.reason,
+                                reason: text(c.reason),
                             })
                             .collect(),
                         wit_package: String::new(),
@@ -99,7 +103,7 @@ macro_rules! conversions {
             impl From<t::Split> for Split {
                 fn from(s: t::Split) -> Self {
                     Split {
-                        id: s.id,
+                        id: untrusted(&s.id, MAX_NAME),
                         input: s.input,
                         offset: s.offset,
                         length: s.length,
@@ -151,3 +155,43 @@ conversions!(
     super::bindings::v2::reader::runtime::plugin::types,
     super::bindings::v2::reader::runtime::plugin::log
 );
+
+#[cfg(test)]
+mod tests {
+    use super::super::bindings::v2::reader::runtime::plugin::types as t;
+    use super::*;
+
+    #[test]
+    fn what_a_plugin_says_is_bounded_and_escaped() {
+        let split = Split::from(t::Split {
+            id: "a\nforged\tline".into(),
+            input: None,
+            offset: 0,
+            length: 0,
+            payload: "kept\nas is".into(),
+            size_hint: 0,
+        });
+        assert_eq!(split.id, "a\\nforged\\tline");
+        assert_eq!(split.payload, "kept\nas is", "the payload goes back to the plugin untouched");
+        let error = CallError::from(t::PluginError {
+            kind: t::ErrorKind::Io,
+            message: "\x1b[2J".repeat(10_000),
+            retryable: false,
+        });
+        assert!(error.message().starts_with("\\u{1b}[2J") && error.message().len() < MAX_MESSAGE + 40);
+        let info = Description::from(t::PluginInfo {
+            name: "n\u{202e}".into(),
+            version: "1".into(),
+            kind: t::PluginKind::Reader,
+            description: "d".repeat(1 << 20),
+            options: Vec::new(),
+            outputs: vec!["rows\n".into()],
+            planning: t::Planning::WholeFile,
+            mergeable: false,
+            capabilities: Vec::new(),
+        });
+        assert_eq!(info.name, "n\\u{202e}");
+        assert_eq!(info.outputs, ["rows\\n"]);
+        assert!(info.description.len() < MAX_MESSAGE + 40);
+    }
+}

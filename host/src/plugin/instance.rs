@@ -163,7 +163,9 @@ impl<B> Instance<B> {
             Err(trap) => {
                 self.poisoned = true;
                 self.store.data_mut().drain_output();
-                Err(CallError::Trap(describe_trap(&trap, self.store.data())))
+                // The reason may quote the plugin (a panic message, a name).
+                let reason = describe_trap(&trap, self.store.data());
+                Err(CallError::Trap(crate::text::untrusted(&reason, crate::text::MAX_MESSAGE)))
             }
         }
     }

@@ -145,7 +145,7 @@ impl HostState {
     fn reject_record(&mut self, location: String, reason: String) {
         self.call.rejected += 1;
         if self.call.rejects.len() < MAX_REJECTS_KEPT {
-            let cap = |s: String| if s.len() > 500 { s.chars().take(500).collect() } else { s };
+            let cap = |s: String| crate::text::untrusted(&s, crate::text::MAX_REJECT);
             self.call.rejects.push(Reject { location: cap(location), reason: cap(reason) });
         }
     }

@@ -51,15 +51,7 @@ impl LogBudget {
 impl HostState {
     /// Writes a plugin log line, rate-limited per call.
     pub fn log_line(&mut self, level: tracing::Level, message: &str) {
-        let mut text = message.trim_end().to_string();
-        if text.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push('…');
-        }
+        let text = crate::text::untrusted(message.trim_end(), MAX_LOG_LINE);
         if level == tracing::Level::ERROR {
             self.call.last_error = Some(text.clone());
         }
@@ -91,7 +83,7 @@ impl HostState {
                 && let Some(last) = text.lines().rev().find(|l| !l.trim().is_empty())
                 && self.call.last_error.is_none()
             {
-                self.call.last_error = Some(last.to_string());
+                self.call.last_error = Some(crate::text::untrusted(last, MAX_LOG_LINE));
             }
             if dropped > 0 {
                 self.log_line(
@@ -107,8 +99,8 @@ impl HostState {
     fn add_progress(&mut self, counter: String, delta: u64) {
         // A plugin could invent endless counter names; keep a bounded set.
         let counters = &mut self.call.counters;
-        if counters.len() < 64 || counters.contains_key(&counter) {
-            let name: String = counter.chars().take(64).collect();
+        let name = crate::text::untrusted(&counter, 64);
+        if counters.len() < 64 || counters.contains_key(&name) {
             let c = counters.entry(name).or_default();
             *c = c.saturating_add(delta);
         }
@@ -164,7 +156,8 @@ mod tests {
         assert_eq!(s.call.logs_dropped, 301);
         // The last error is kept even when the line itself is dropped, cut
         // to the longest line.
-        assert_eq!(s.call.last_error.as_ref().unwrap().len(), MAX_LOG_LINE + "…".len());
+        let last = s.call.last_error.as_ref().unwrap();
+        assert!(last.len() < MAX_LOG_LINE + 40 && last.ends_with("… (8000 more bytes cut)"), "{last}");
         // The budget is the instance's: the next call starts with it spent.
         s.end();
         s.begin(Some("b".into()), None);

@@ -230,6 +230,9 @@ impl ReaderInstance {
                     .map(|r| r.map(|o| o.partial).map_err(CallError::from))
             }
         });
+        // The reason of a partial split is the plugin's text.
+        let outcome =
+            outcome.map(|p| p.map(|reason| crate::text::untrusted(&reason, crate::text::MAX_MESSAGE)));
         let mut call = self.store.data_mut().end();
         let emitter = call.emitter.take();
         // A plugin that swallowed a downstream failure still fails the split.
@@ -246,9 +249,9 @@ impl ReaderInstance {
 }
 
 fn named_v1(list: Vec<v1::reader::runtime::plugin::types::NamedSchema>) -> Vec<(String, Vec<u8>)> {
-    list.into_iter().map(|n| (n.name, n.schema)).collect()
+    list.into_iter().map(|n| (crate::text::untrusted(&n.name, crate::text::MAX_NAME), n.schema)).collect()
 }
 
 fn named_v2(list: Vec<v2::reader::runtime::plugin::types::NamedSchema>) -> Vec<(String, Vec<u8>)> {
-    list.into_iter().map(|n| (n.name, n.schema)).collect()
+    list.into_iter().map(|n| (crate::text::untrusted(&n.name, crate::text::MAX_NAME), n.schema)).collect()
 }

@@ -42,8 +42,11 @@ pub fn write(
     let mut copied = BTreeSet::new();
     for r in &failed {
         let SplitStatus::Failed { error, .. } = &r.status else { continue };
-        let input = r.input.as_deref().unwrap_or("-");
-        writeln!(out, "{input}\t{}\t{}", r.id, error.replace(['\t', '\n'], " ")).map_err(io)?;
+        // One line per failure, whatever the fields hold: tabs, newlines
+        // and other controls are escaped (file names too).
+        let field = |s: &str| crate::text::untrusted(s, crate::text::MAX_MESSAGE);
+        let input = field(r.input.as_deref().unwrap_or("-"));
+        writeln!(out, "{input}\t{}\t{}", field(&r.id), field(error)).map_err(io)?;
         let Some(file) = r.input_index.and_then(|i| files.get(i as usize)) else { continue };
         if file.error.is_some() || !copied.insert(file.shown.clone()) {
             continue;
