@@ -108,6 +108,27 @@ fn decode_schema_unguarded(bytes: Vec<u8>) -> Result<SchemaRef, IpcError> {
     decoder.schema().ok_or_else(|| IpcError::MalformedSchema("empty".into()))
 }
 
+/// Most bytes of metadata (keys and values, the schema's and its fields')
+/// a plugin's declared schema may carry; a schema with more has its
+/// metadata dropped, so one schema cannot make every batch of a run heavy.
+pub const MAX_SCHEMA_METADATA: usize = 64 << 10;
+
+/// `schema` without its metadata when it carries more than
+/// [`MAX_SCHEMA_METADATA`] bytes of it.
+pub fn limit_metadata(schema: SchemaRef) -> SchemaRef {
+    let size = |m: &std::collections::HashMap<String, String>| {
+        m.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    };
+    let total = size(schema.metadata()) + schema.fields().iter().map(|f| size(f.metadata())).sum::<usize>();
+    if total <= MAX_SCHEMA_METADATA {
+        return schema;
+    }
+    tracing::warn!("a plugin declared a schema with {total} bytes of metadata; it is dropped");
+    let fields: Vec<_> =
+        schema.fields().iter().map(|f| f.as_ref().clone().with_metadata(Default::default())).collect();
+    Arc::new(Schema::new(fields))
+}
+
 /// Encodes one batch as an IPC stream.
 pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
     let mut out = Vec::with_capacity(batch.get_array_memory_size() + 1024);

@@ -230,3 +230,46 @@ fn a_huge_init_error_is_bounded_in_validate() {
     assert!(err.contains("more bytes cut)"), "{}", &err[..err.len().min(2000)]);
     assert_no_controls("validate's stderr", &err);
 }
+
+/// The memory bound SECURITY.md states: every worker's instances at their
+/// memory limits, the staging budget, the bytes in flight to the writer,
+/// and a constant for the host itself (engine, compiled code, buffers).
+fn memory_bound(workers: u64, stage_limits: u64, max_staged: u64) -> u64 {
+    const HOST: u64 = 160 << 20;
+    workers * stage_limits + max_staged + (max_staged / 4).max(8 << 20) + HOST
+}
+
+/// A run whose only split emits batches of the given shape, with tight
+/// memory limits and a 64 MiB staging budget.
+fn shape_case(command: &str, memory_mib: u64) -> (crate::util::Run, serde_json::Value) {
+    let inputs = vec![("shape".to_string(), format!("{command}\n"))];
+    let refs: Vec<(&str, String)> = inputs.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+    let case = case_with(&refs);
+    let limits = format!("memory = \"{memory_mib} MiB\"\ntime = \"60 s\"");
+    let text = pipeline(&limits, "workers = 2\nmax_staged_bytes = \"64 MiB\"", "")
+        .replace("[transforms.limits]\ntime = \"3 s\"", &format!("[transforms.limits]\n{limits}"));
+    case.write("pipeline.toml", text);
+    run_within(&case, Duration::from_secs(300), &[])
+}
+
+#[test]
+fn millions_of_one_row_batches_stay_within_the_memory_bound() {
+    let n = 300_000;
+    let (run, report) = shape_case(&format!("tiny-batches {n}"), 16);
+    run.expect_code(0);
+    assert_eq!(report["rows_read"], n);
+    let peak = report["peak_rss_bytes"].as_u64().unwrap();
+    // Two workers, each with a reader and a transform of 16 MiB.
+    let bound = memory_bound(2, 2 * (16 << 20), 64 << 20);
+    assert!(peak < bound, "peak RSS {} MiB over the bound {} MiB", peak >> 20, bound >> 20);
+}
+
+#[test]
+fn batches_dragging_megabytes_of_metadata_stay_within_the_memory_bound() {
+    let (run, report) = shape_case("fat-metadata 300", 40);
+    run.expect_code(0);
+    assert_eq!(report["rows_read"], 300);
+    let peak = report["peak_rss_bytes"].as_u64().unwrap();
+    let bound = memory_bound(2, 2 * (40 << 20), 64 << 20);
+    assert!(peak < bound, "peak RSS {} MiB over the bound {} MiB", peak >> 20, bound >> 20);
+}

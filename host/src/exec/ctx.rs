@@ -9,7 +9,7 @@ use crate::plugin::Runtime;
 use crate::prepare::Prepared;
 use crate::progress::Progress;
 use crate::report::SideTableData;
-use crate::sink::WriterMsg;
+use crate::sink::WriterTx;
 use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
@@ -25,7 +25,7 @@ pub struct Ctx {
     pub runtime: Arc<Runtime>,
     pub side_tables: Vec<SideTableData>,
     pub files: Vec<PlannedFile>,
-    pub writer: Sender<WriterMsg>,
+    pub writer: WriterTx,
     /// To the final stage; taken (closed) when all splits are done.
     pub finals: Mutex<Option<Sender<FinalMsg>>>,
     pub stop: Arc<AtomicBool>,

@@ -42,7 +42,7 @@ use worker::Worker;
 /// Sends the writer its `Finish` when dropped: at the end of a run, or
 /// when the run's own thread unwinds.
 struct FinishGuard<'a> {
-    writer: &'a crossbeam_channel::Sender<WriterMsg>,
+    writer: &'a sink::WriterTx,
     commit: bool,
 }
 
@@ -50,6 +50,12 @@ impl Drop for FinishGuard<'_> {
     fn drop(&mut self) {
         let _ = self.writer.send(WriterMsg::Finish { commit: self.commit && !std::thread::panicking() });
     }
+}
+
+/// The most bytes of batches on their way to the writer: a quarter of the
+/// staging budget, at least 8 MiB (one batch always passes).
+pub fn in_flight_budget(max_staged_bytes: u64) -> u64 {
+    (max_staged_bytes / 4).max(8 << 20)
 }
 
 /// Settings of one run from the command line.
@@ -118,11 +124,14 @@ pub fn execute(
     }
     report.run_id = identity.run_id.clone();
     let skip = sink::fully_committed(&sinks, &keys);
-    progress.start(splits.len() as u64, files.iter().map(|f| f.size).sum());
+    progress.start(splits.len() as u64, splits.iter().map(|s| s.split.size_hint).sum());
 
     // Threads: writer, final stage, workers.
     let workers = opts.workers.unwrap_or(pipeline.run.workers).max(1);
     let (wtx, wrx) = bounded::<WriterMsg>(pipeline.run.channel_batches);
+    // Bytes in flight to the writer, on top of what it stages.
+    let gate = Arc::new(sink::gate::Gate::new(in_flight_budget(pipeline.run.max_staged_bytes)));
+    let wtx = sink::WriterTx::new(wtx, gate.clone());
     let stop = Arc::new(AtomicBool::new(false));
     let spill_dir = std::env::temp_dir();
     let (ftx, frx) = bounded::<FinalMsg>(workers * 2);
@@ -155,7 +164,7 @@ pub fn execute(
                 .spawn_scoped(scope, move || {
                     let stop_after = stop.clone();
                     crate::panics::catch(move || {
-                        sink::run(sinks, keys, identity, wrx, budget, spill_dir, stop)
+                        sink::run(sinks, keys, identity, wrx, budget, spill_dir, stop, gate)
                     })
                     .unwrap_or_else(|panic| {
                         // The receiver is gone with the writer: workers

@@ -17,11 +17,10 @@ use crate::ipc;
 use crate::plugin::TransformInstance;
 use crate::plugin::transform::{TransformMode, Transformer};
 use crate::prepare::{Consumer, Phase, Prepared};
-use crate::sink::{Unit, WriterMsg};
+use crate::sink::{Unit, WriterTx};
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
 use arrow_schema::SchemaRef;
-use crossbeam_channel::Sender;
 use std::sync::Arc;
 
 /// Why a batch from a plugin cannot go on.
@@ -170,7 +169,7 @@ pub struct Slot {
 pub struct Router {
     pub prepared: Arc<Prepared>,
     pub unit: Unit,
-    pub writer: Sender<WriterMsg>,
+    pub writer: WriterTx,
     /// Indexed by transform; `None` for transforms not run here.
     pub slots: Vec<Option<Slot>>,
     /// Partial states collected from mergeable transforms, per transform.
@@ -183,12 +182,7 @@ pub struct Router {
 pub type RouteError = super::error::ExecError;
 
 impl Router {
-    pub fn new(
-        prepared: Arc<Prepared>,
-        unit: Unit,
-        writer: Sender<WriterMsg>,
-        slots: Vec<Option<Slot>>,
-    ) -> Self {
+    pub fn new(prepared: Arc<Prepared>, unit: Unit, writer: WriterTx, slots: Vec<Option<Slot>>) -> Self {
         let n = prepared.transforms.len();
         let sinks = prepared.sinks.len();
         Router { prepared, unit, writer, slots, states: vec![Vec::new(); n], sink_rows: vec![0; sinks] }
@@ -225,8 +219,9 @@ impl Router {
             match *consumer {
                 Consumer::Sink(s) => {
                     self.sink_rows[s] += payload.batch.num_rows() as u64;
-                    let msg = WriterMsg::Batch { unit: self.unit, sink: s, batch: payload.batch.clone() };
-                    self.writer.send(msg).map_err(|_| RouteError::WriterStopped)?;
+                    self.writer
+                        .batch(self.unit, s, payload.batch.clone())
+                        .map_err(|_| RouteError::WriterStopped)?;
                 }
                 Consumer::Transform(t) => {
                     if self.slots[t].is_none() {

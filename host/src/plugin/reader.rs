@@ -119,7 +119,7 @@ impl ReaderInstance {
         raw?.into_iter()
             .map(|(name, schema)| {
                 ipc::decode_schema(schema)
-                    .map(|schema| (name.clone(), schema))
+                    .map(|schema| (name.clone(), ipc::limit_metadata(schema)))
                     .map_err(|e| CallError::Trap(format!("output `{name}`: {e}")))
             })
             .collect()

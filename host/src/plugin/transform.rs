@@ -110,7 +110,9 @@ impl TransformInstance {
         self.store.data_mut().begin(None, None);
         let out = self.call(|store, b| on_transform!(b, |t, _w| t.call_output_schema(store, &bytes)));
         self.store.data_mut().end();
-        ipc::decode_schema(out?).map_err(|e| CallError::Trap(format!("output schema: {e}")))
+        ipc::decode_schema(out?)
+            .map(ipc::limit_metadata)
+            .map_err(|e| CallError::Trap(format!("output schema: {e}")))
     }
 
     /// The input columns the transform reads (`None`: all of them; always

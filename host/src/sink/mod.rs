@@ -25,6 +25,7 @@ pub mod delta;
 pub mod error;
 pub mod file;
 pub mod folder;
+pub mod gate;
 pub mod parquet;
 pub mod schema;
 pub mod staging;
@@ -43,10 +44,13 @@ pub use writer::run;
 
 /// Messages to the writer.
 pub enum WriterMsg {
+    /// Sent through [`WriterTx::batch`], which counts `charge` bytes in
+    /// flight until the writer has staged the batch.
     Batch {
         unit: Unit,
         sink: usize,
         batch: RecordBatch,
+        charge: u64,
     },
     Commit(Unit),
     Abort(Unit),
@@ -54,6 +58,40 @@ pub enum WriterMsg {
     Finish {
         commit: bool,
     },
+}
+
+/// The workers' end of the channel to the writer: bounded by message count
+/// (the channel) and by bytes in flight ([`gate::Gate`]).
+#[derive(Clone)]
+pub struct WriterTx {
+    tx: crossbeam_channel::Sender<WriterMsg>,
+    gate: std::sync::Arc<gate::Gate>,
+}
+
+/// The writer has stopped taking messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterGone;
+
+impl WriterTx {
+    pub fn new(tx: crossbeam_channel::Sender<WriterMsg>, gate: std::sync::Arc<gate::Gate>) -> Self {
+        WriterTx { tx, gate }
+    }
+
+    /// Sends a batch, first waiting for room in the byte budget.
+    pub fn batch(&self, unit: Unit, sink: usize, batch: RecordBatch) -> Result<(), WriterGone> {
+        let charge = staging::retained_bytes(&batch);
+        self.gate.acquire(charge);
+        self.tx.send(WriterMsg::Batch { unit, sink, batch, charge }).map_err(|_| {
+            self.gate.release(charge);
+            WriterGone
+        })
+    }
+
+    /// Sends a message that carries no batch (commit, abort, finish).
+    pub fn send(&self, msg: WriterMsg) -> Result<(), WriterGone> {
+        debug_assert!(!matches!(msg, WriterMsg::Batch { .. }), "batches go through WriterTx::batch");
+        self.tx.send(msg).map_err(|_| WriterGone)
+    }
 }
 
 /// What one sink wrote.

@@ -6,11 +6,20 @@
 //! past it, the largest staged unit moves to a spill file on disk and its
 //! later batches follow it there. A spill file is a sequence of frames:
 //! `u32 sink`, `u64 length`, then one Arrow IPC stream.
+//!
+//! What is charged is what is held ([`retained_bytes`]): every buffer a
+//! batch keeps alive, once (a batch decoded from a plugin's IPC message
+//! keeps the whole message, its metadata included), plus a per-batch
+//! overhead. Small batches of a unit are coalesced per sink into batches of
+//! about [`COALESCE_BYTES`], copied into compact buffers, so a plugin that
+//! emits millions of one-row batches, or one-row batches with megabytes of
+//! metadata each, holds a few compact batches, not millions of messages.
 
 use super::error::{Context, SinkError};
 use crate::ipc;
-use arrow_array::RecordBatch;
-use std::collections::HashMap;
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, make_array};
+use arrow_data::{ArrayData, transform::MutableArrayData};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -28,11 +37,31 @@ struct Spill {
     path: std::path::PathBuf,
 }
 
+/// Batches smaller than this (in their own bytes) are coalesced.
+pub const COALESCE_BYTES: u64 = 1 << 20;
+/// At most this many small batches wait to be coalesced, per unit and sink.
+pub const COALESCE_BATCHES: usize = 1024;
+/// What holding one batch costs beyond its buffers (the batch, its arrays'
+/// headers), charged per batch and per column.
+pub const BATCH_OVERHEAD: u64 = 512;
+pub const COLUMN_OVERHEAD: u64 = 128;
+
 #[derive(Default)]
 struct Staged {
     batches: Vec<(usize, RecordBatch)>,
+    /// Small batches waiting to be coalesced, per sink, in arrival order.
+    small: HashMap<usize, Small>,
     bytes: u64,
     spill: Option<Spill>,
+}
+
+#[derive(Default)]
+struct Small {
+    batches: Vec<RecordBatch>,
+    /// Their own bytes (what the coalesced batch will hold).
+    own: u64,
+    /// What they are charged (what they hold now).
+    charged: u64,
 }
 
 /// All units in flight.
@@ -57,15 +86,23 @@ impl Staging {
 
     /// Holds a batch of `unit` for `sink`.
     pub fn add(&mut self, unit: Unit, sink: usize, batch: RecordBatch) -> Result<(), SinkError> {
-        let size = batch_bytes(&batch);
-        let staged = self.units.entry(unit).or_default();
-        if let Some(spill) = &mut staged.spill {
-            self.spilled_bytes += write_frame(&mut spill.file, sink, &batch)?;
-            return Ok(());
+        let own = batch_bytes(&batch);
+        if own < COALESCE_BYTES {
+            let batch = compact_if_wasteful(batch, own);
+            let charge = retained_bytes(&batch);
+            let staged = self.units.entry(unit).or_default();
+            let small = staged.small.entry(sink).or_default();
+            small.own += own;
+            small.charged += charge;
+            small.batches.push(batch);
+            staged.bytes += charge;
+            self.in_memory += charge;
+            if small.own >= COALESCE_BYTES || small.batches.len() >= COALESCE_BATCHES {
+                self.coalesce(unit, sink)?;
+            }
+        } else {
+            self.hold(unit, sink, batch)?;
         }
-        staged.batches.push((sink, batch));
-        staged.bytes += size;
-        self.in_memory += size;
         while self.in_memory > self.budget {
             if !self.spill_largest()? {
                 break;
@@ -74,11 +111,43 @@ impl Staging {
         Ok(())
     }
 
+    /// Holds a batch as it is (in memory, or in the unit's spill file).
+    fn hold(&mut self, unit: Unit, sink: usize, batch: RecordBatch) -> Result<(), SinkError> {
+        let staged = self.units.entry(unit).or_default();
+        if let Some(spill) = &mut staged.spill {
+            self.spilled_bytes += write_frame(&mut spill.file, sink, &batch)?;
+            return Ok(());
+        }
+        let size = retained_bytes(&batch);
+        staged.batches.push((sink, batch));
+        staged.bytes += size;
+        self.in_memory += size;
+        Ok(())
+    }
+
+    /// Turns the small batches of `unit` for `sink` into one compact batch.
+    fn coalesce(&mut self, unit: Unit, sink: usize) -> Result<(), SinkError> {
+        let Some(staged) = self.units.get_mut(&unit) else { return Ok(()) };
+        let Some(small) = staged.small.remove(&sink) else { return Ok(()) };
+        staged.bytes -= small.charged;
+        self.in_memory -= small.charged;
+        let Some(first) = small.batches.first() else { return Ok(()) };
+        let batch = arrow_select::concat::concat_batches(&first.schema(), &small.batches)
+            .context(|| "coalescing small batches".into())?;
+        // concat of a single batch is zero-copy; copy it out anyway.
+        let batch = if small.batches.len() == 1 { compact(&batch) } else { batch };
+        self.hold(unit, sink, batch)
+    }
+
     fn spill_largest(&mut self) -> Result<bool, SinkError> {
         let Some((&unit, _)) = self.units.iter().filter(|(_, s)| s.bytes > 0).max_by_key(|(_, s)| s.bytes)
         else {
             return Ok(false);
         };
+        let sinks: Vec<usize> = self.units[&unit].small.keys().copied().collect();
+        for sink in sinks {
+            self.coalesce(unit, sink)?;
+        }
         let staged = self.units.get_mut(&unit).expect("present");
         if staged.spill.is_none() {
             std::fs::create_dir_all(&self.spill_dir).context(|| format!("cannot create spill folder"))?;
@@ -105,6 +174,14 @@ impl Staging {
         unit: Unit,
         mut f: impl FnMut(usize, RecordBatch) -> Result<(), SinkError>,
     ) -> Result<(), SinkError> {
+        let mut sinks: Vec<usize> = match self.units.get(&unit) {
+            Some(staged) => staged.small.keys().copied().collect(),
+            None => return Ok(()),
+        };
+        sinks.sort_unstable();
+        for sink in sinks {
+            self.coalesce(unit, sink)?;
+        }
         let Some(staged) = self.units.remove(&unit) else { return Ok(()) };
         self.in_memory -= staged.bytes;
         if let Some(mut spill) = staged.spill {
@@ -134,9 +211,53 @@ impl Staging {
     }
 }
 
-/// Memory a batch holds. Arrays decoded from one IPC message share that
-/// message's buffer, and `get_array_memory_size` would charge the whole
-/// buffer to every array; count each array's own slice instead.
+/// Memory a batch holds: every buffer it keeps alive, counted once however
+/// many arrays point into it (arrays decoded from one IPC message share
+/// that message's allocation), plus the per-batch overhead.
+pub fn retained_bytes(batch: &RecordBatch) -> u64 {
+    fn visit(data: &ArrayData, seen: &mut HashSet<usize>, total: &mut u64) {
+        let buffers = data.buffers().iter().chain(data.nulls().map(|n| n.buffer()));
+        for b in buffers {
+            if seen.insert(b.data_ptr().as_ptr() as usize) {
+                *total += b.capacity() as u64;
+            }
+        }
+        for child in data.child_data() {
+            visit(child, seen, total);
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut total = BATCH_OVERHEAD + COLUMN_OVERHEAD * batch.num_columns() as u64;
+    for c in batch.columns() {
+        visit(&c.to_data(), &mut seen, &mut total);
+    }
+    total
+}
+
+/// A batch that holds much more than its own bytes (a small slice of a
+/// large IPC message) copied into buffers of its own size.
+fn compact_if_wasteful(batch: RecordBatch, own: u64) -> RecordBatch {
+    if retained_bytes(&batch) > 2 * own + 4096 { compact(&batch) } else { batch }
+}
+
+/// A deep copy of a batch into fresh, compact buffers (the batch itself
+/// should copying fail, which would only cost memory).
+fn compact(batch: &RecordBatch) -> RecordBatch {
+    let copy = || -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+        for c in batch.columns() {
+            let data = c.to_data();
+            let mut copy = MutableArrayData::new(vec![&data], false, data.len());
+            copy.try_extend(0, 0, data.len())?;
+            columns.push(make_array(copy.freeze()));
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        RecordBatch::try_new_with_options(batch.schema(), columns, &options)
+    };
+    copy().unwrap_or_else(|_| batch.clone())
+}
+
+/// A batch's own bytes: each array's slice (what a compact copy holds).
 pub fn batch_bytes(batch: &RecordBatch) -> u64 {
     batch
         .columns()
@@ -205,7 +326,8 @@ mod tests {
         s.add(a, 0, batch(3, 1000)).unwrap(); // over budget: a spills
         assert!(s.spilled_bytes > 0);
         s.add(a, 1, batch(4, 5)).unwrap(); // follows a to disk
-        assert_eq!(commit(&mut s, a), vec![(0, 1, 1000), (0, 3, 1000), (1, 4, 5)]);
+        // Small batches of a sink are coalesced, in order.
+        assert_eq!(commit(&mut s, a), vec![(0, 1, 2000), (1, 4, 5)]);
         assert_eq!(commit(&mut s, b), vec![(1, 2, 10)]);
         assert_eq!(s.in_memory(), 0);
     }
@@ -219,8 +341,60 @@ mod tests {
         ])
         .unwrap();
         let decoded = crate::ipc::decode_batch(crate::ipc::encode_batch(&b).unwrap()).unwrap();
-        assert!(decoded.get_array_memory_size() > 150_000, "each array is charged the whole message");
+        assert!(decoded.get_array_memory_size() > 300_000, "each array is charged the whole message");
         assert_eq!(batch_bytes(&decoded), 160_000);
+        let held = retained_bytes(&decoded);
+        assert!((160_000..170_000).contains(&held), "the message once: {held}");
+    }
+
+    #[test]
+    fn a_million_one_row_batches_hold_a_few_compact_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Staging::new(1 << 30, dir.path());
+        let a = Unit::Split { index: 0, attempt: 0 };
+        for i in 0..1_000_000 {
+            s.add(a, 0, batch(i, 1)).unwrap();
+        }
+        assert!(s.in_memory() < 16 << 20, "{}", s.in_memory());
+        let mut rows = 0;
+        let mut batches = 0;
+        let mut next = 0;
+        s.commit(a, |_, b| {
+            let c = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            for v in c.values() {
+                assert_eq!(*v, next, "in order");
+                next += 1;
+            }
+            rows += b.num_rows();
+            batches += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows, 1_000_000);
+        assert!(batches < 1000, "{batches}");
+    }
+
+    #[test]
+    fn metadata_a_batch_drags_along_is_charged_then_dropped() {
+        // One-row batches decoded from IPC messages with 1 MiB of field
+        // metadata each: each holds its whole message until compacted.
+        let field = arrow_schema::Field::new("v", arrow_schema::DataType::Int64, false)
+            .with_metadata([("junk".to_string(), "x".repeat(1 << 20))].into());
+        let schema = Arc::new(arrow_schema::Schema::new(vec![field]));
+        let one =
+            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![7])) as ArrayRef]).unwrap();
+        let bytes = crate::ipc::encode_batch(&one).unwrap();
+        assert!(bytes.len() > 1 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Staging::new(64 << 20, dir.path());
+        let a = Unit::Split { index: 0, attempt: 0 };
+        for _ in 0..500 {
+            let decoded = crate::ipc::decode_batch(bytes.clone()).unwrap();
+            assert!(retained_bytes(&decoded) > 1 << 20, "the message is held");
+            s.add(a, 0, decoded).unwrap();
+        }
+        assert!(s.in_memory() < 1 << 20, "compacted: {}", s.in_memory());
+        assert_eq!(s.spilled_bytes, 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! at the end of a successful run (see the diagram in [`super`]).
 
 use super::error::SinkError;
+use super::gate::Gate;
 use super::staging::{Staging, Unit};
 use super::table::{CommitMeta, RunIdentity};
 use super::{OpenSink, SinkResult, WriterMsg, WriterReport};
@@ -51,6 +52,24 @@ impl SinkState {
     }
 }
 
+/// Releases a batch's bytes from the gate when dropped.
+struct Release<'a>(&'a Gate, u64);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.release(self.1);
+    }
+}
+
+/// Closes the gate when dropped (the writer returned or unwound).
+struct CloseOnDrop<'a>(&'a Gate);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// The writer thread's loop. `keys[i]` is split `i`'s key (what commits
 /// record). `stop` is raised when writing fails so the workers stop early.
 #[allow(clippy::too_many_arguments)]
@@ -62,7 +81,10 @@ pub fn run(
     budget: u64,
     spill_dir: PathBuf,
     stop: Arc<AtomicBool>,
+    gate: Arc<Gate>,
 ) -> WriterReport {
+    // When the writer is done (or gone), nobody waits for room any more.
+    let _close = CloseOnDrop(&gate);
     let mut sinks: Vec<SinkState> = sinks
         .into_iter()
         .map(|open| SinkState {
@@ -92,8 +114,10 @@ pub fn run(
         .map(std::time::Duration::from_millis);
     for msg in rx {
         match msg {
-            WriterMsg::Batch { unit, sink, batch } => {
+            WriterMsg::Batch { unit, sink, batch, charge } => {
                 crate::panics::injected("writer");
+                // Staged (or dropped): its bytes are no longer in flight.
+                let _release = Release(&gate, charge);
                 if let Some(d) = delay {
                     std::thread::sleep(d);
                 }
