@@ -270,7 +270,10 @@ impl Progress {
         if !matches!(r.status, SplitStatus::Failed { .. } | SplitStatus::Skipped) {
             sh.rows.fetch_add(r.rows, Ordering::Relaxed);
         }
-        sh.bytes.fetch_add(r.bytes_read, Ordering::Relaxed);
+        // A split counts for at most its planned size: a reader that reads
+        // around its range (a footer, an index) does not push the total past
+        // 100%.
+        sh.bytes.fetch_add(r.bytes_read.min(r.size), Ordering::Relaxed);
         if let Display::Bar(b) = &sh.display {
             b.set_message(sh.snapshot().rates());
             b.inc(1);
@@ -320,7 +323,10 @@ impl Shared {
             splits_total: self.splits_total.load(Ordering::Relaxed),
             splits_failed: self.splits_failed.load(Ordering::Relaxed),
             rows: self.rows.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
+            bytes: match self.bytes_total.load(Ordering::Relaxed) {
+                0 => self.bytes.load(Ordering::Relaxed),
+                total => self.bytes.load(Ordering::Relaxed).min(total),
+            },
             bytes_total: self.bytes_total.load(Ordering::Relaxed),
         }
     }

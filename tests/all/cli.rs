@@ -104,12 +104,30 @@ fn load_cases() -> Vec<UiCase> {
 fn normalize(text: &str, case_dir: &Path) -> String {
     let mut t = text.replace(&case_dir.display().to_string(), "[CASE]");
     t = t.replace(&repo().display().to_string(), "[REPO]");
-    let lines: Vec<String> = t.lines().map(normalize_line).collect();
+    let mut lines: Vec<String> = t.lines().map(normalize_line).collect();
+    sort_slowest(&mut lines);
     let mut out = lines.join("\n");
     if text.ends_with('\n') {
         out.push('\n');
     }
     out
+}
+
+/// The summary's `slowest` lines are ordered by measured time: splits that
+/// take about as long swap places from run to run. Their times are already
+/// `[..]`; put the lines in a fixed order so that only what they say counts.
+fn sort_slowest(lines: &mut [String]) {
+    const LABEL: &str = "  slowest  ";
+    const MORE: &str = "           ";
+    let Some(start) = lines.iter().position(|l| l.starts_with(LABEL)) else { return };
+    let end = start
+        + 1
+        + lines[start + 1..].iter().take_while(|l| l.starts_with(MORE) && l.contains(" s  ")).count();
+    let mut entries: Vec<String> = lines[start..end].iter().map(|l| l[LABEL.len()..].to_string()).collect();
+    entries.sort();
+    for (i, e) in entries.into_iter().enumerate() {
+        lines[start + i] = format!("{}{e}", if i == 0 { LABEL } else { MORE });
+    }
 }
 
 fn normalize_line(line: &str) -> String {
@@ -270,6 +288,15 @@ fn normalisation_keeps_what_matters() {
         normalize(text, dir),
         "people: ok in [..] s with 1 worker\n  in       6 rows, 449 B ([..]/s, [..] rows/s)\n  \
          memory   [..]\nprogress: 1/1 splits  [..]\n  component  pst ([..] bytes, compiled)\n[CASE]/x.toml:3:1\n"
+    );
+    // The slowest splits in any order of their (near-equal) times.
+    let a = "  slowest  0.02 s  data/e.ndjson@4132..8258 (0 rows)\n           0.01 s  data/e.ndjson@0..4132 (0 rows)\n";
+    let b = "  slowest  0.02 s  data/e.ndjson@0..4132 (0 rows)\n           0.01 s  data/e.ndjson@4132..8258 (0 rows)\n";
+    assert_eq!(normalize(a, dir), normalize(b, dir));
+    assert!(
+        normalize(a, dir).starts_with("  slowest  [..] s  data/e.ndjson@0..4132"),
+        "{}",
+        normalize(a, dir)
     );
     assert_eq!(
         shell_words("validate {file} --set a=\"1 KiB\" 'b=\"x\"'"),

@@ -88,6 +88,8 @@ pub struct SplitRecord {
     pub input: Option<String>,
     pub input_index: Option<u32>,
     pub offset: u64,
+    /// Its planned size (bytes of input, or the plugin's estimate).
+    pub size: u64,
     pub status: SplitStatus,
     pub attempts: u32,
     /// Rows the reader emitted.
@@ -108,6 +110,7 @@ impl SplitRecord {
             input,
             input_index: split.input,
             offset: split.offset,
+            size: split.size_hint,
             status: SplitStatus::Skipped,
             attempts: 0,
             rows: 0,
