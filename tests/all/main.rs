@@ -12,6 +12,7 @@
 //! - `sql`: the `sql` reader against PostgreSQL and SQLite; kills, grants.
 //! - `cli`: command output and config errors (snapshots).
 //! - `compat`: plugins built against the released WIT 0.1.0.
+//! - `resume`: reruns over an existing table (resume, skip_committed, neither).
 
 mod util;
 
@@ -24,5 +25,6 @@ mod hardening;
 mod hostile;
 mod pod_usage;
 mod pst;
+mod resume;
 mod sql;
 mod tables;

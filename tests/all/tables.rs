@@ -228,7 +228,7 @@ fn delta_commits(table: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn folder_rows(dir: &Path) -> Vec<RecordBatch> {
+pub fn folder_rows(dir: &Path) -> Vec<RecordBatch> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()

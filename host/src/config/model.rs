@@ -217,6 +217,9 @@ pub struct SinkStage {
     pub row_group_rows: usize,
     pub row_group_bytes: usize,
     pub table: TableSettings,
+    /// Where `skip_committed` is set, for errors found once the stages are
+    /// connected.
+    pub skip_committed_at: Option<Location>,
 }
 
 /// When a run fails because of failed splits.

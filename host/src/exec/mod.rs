@@ -58,6 +58,23 @@ pub fn in_flight_budget(max_staged_bytes: u64) -> u64 {
     (max_staged_bytes / 4).max(8 << 20)
 }
 
+/// `--resume` of a run that completed, when the inputs are no longer the
+/// ones it committed: continuing it would mean writing the new splits under
+/// a finished run (an overwrite would even drop them), so the run is refused
+/// with what to do instead.
+fn resume_changed_inputs(sinks: &[sink::OpenSink], keys: &[String], run: &str) -> Option<String> {
+    let s =
+        sinks.iter().find(|s| s.opened.completed && keys.iter().any(|k| !s.opened.committed.contains(k)))?;
+    let missing = keys.iter().filter(|k| !s.opened.committed.contains(*k)).count();
+    Some(format!(
+        "--resume: the last run recorded in {} (run {run}) completed, and {missing} of the {} planned splits are \
+         not in it (the inputs changed since); run without --resume to write every split again (an overwrite \
+         replaces the table), or, for an append, set skip_committed = true to add only the new splits",
+        s.shown,
+        keys.len()
+    ))
+}
+
 /// Settings of one run from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -123,6 +140,10 @@ pub fn execute(
         report.resumed = true;
     }
     report.run_id = identity.run_id.clone();
+    if let Some(problem) = resume_changed_inputs(&sinks, &keys, &identity.run_id) {
+        return report.fatal(problem, started);
+    }
+    let nothing_to_resume = identity.resume && !sinks.is_empty() && sinks.iter().all(|s| s.opened.completed);
     let skip = sink::fully_committed(&sinks, &keys);
     progress.start(splits.len() as u64, splits.iter().map(|s| s.split.size_hint).sum());
 
@@ -270,6 +291,9 @@ pub fn execute(
     };
     let final_result = final_result.map(|r| r.map_err(|e| e.to_string()));
     let mut report = report.complete(records, &ctx.files, writer_report, final_result, started, &prepared);
+    if nothing_to_resume {
+        report.nothing_to_resume = Some(report.run_id.clone());
+    }
     match quarantine {
         Some(Ok(q)) => report.quarantine = Some(q),
         Some(Err(e)) => tracing::error!("quarantine: {e}"),

@@ -218,6 +218,9 @@ impl Router {
         for consumer in &prepared.consumers[stream] {
             match *consumer {
                 Consumer::Sink(s) => {
+                    let stage = &prepared.sinks[s].stage;
+                    crate::sink::partition::check(&payload.batch, &stage.table.partition_by)
+                        .map_err(|e| RouteError::stage(&format!("sinks.{}", stage.name), e))?;
                     self.sink_rows[s] += payload.batch.num_rows() as u64;
                     self.writer
                         .batch(self.unit, s, payload.batch.clone())

@@ -380,6 +380,20 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
             &streams,
             &broken,
         ) {
+            if s.table.skip_committed && streams[input].phase == Phase::Final {
+                // The aggregate of only the new inputs is not the aggregate.
+                errors.push(
+                    ConfigError::new(
+                        format!("sinks.{}.skip_committed", s.name),
+                        format!(
+                            "`{}` aggregates over every split, so skipping the splits earlier runs committed would write an aggregate of the new inputs only",
+                            streams[input].name
+                        ),
+                    )
+                    .at(s.skip_committed_at.clone())
+                    .hint("remove skip_committed: each run recomputes the aggregate over all inputs (mode = \"overwrite\" replaces the table with it)"),
+                );
+            }
             sinks.push(PreparedSink { stage: s.clone(), input });
         }
     }

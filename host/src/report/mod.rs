@@ -213,6 +213,10 @@ pub struct RunReport {
     pub run_id: String,
     /// Whether this run continued an earlier, interrupted one.
     pub resumed: bool,
+    /// `--resume` found the run it continues already complete in every
+    /// output: nothing was run or written. Says which run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nothing_to_resume: Option<String>,
     pub rows_read: u64,
     pub bytes_read: u64,
     pub rejected_records: u64,
@@ -275,6 +279,7 @@ impl RunReport {
             splits_already_committed: 0,
             run_id: String::new(),
             resumed: false,
+            nothing_to_resume: None,
             max_failed_splits: p.pipeline.run.max_failed_splits.to_string(),
             rows_read: 0,
             bytes_read: 0,

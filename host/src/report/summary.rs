@@ -51,6 +51,12 @@ impl RunReport {
             splits.push_str(&format!(" ({} after retries)", group(self.retried.len() as u64)));
         }
         let _ = writeln!(s, "  splits   {splits}");
+        if let Some(run) = &self.nothing_to_resume {
+            let _ = writeln!(
+                s,
+                "  resume   nothing to do: run {run} already completed; the outputs are as it left them"
+            );
+        }
         let _ = writeln!(
             s,
             "  in       {} rows, {} ({}/s, {} rows/s)",

@@ -17,7 +17,10 @@
 //! ```
 //!
 //! Splits a sink already holds (resume, `skip_committed`) are not written to
-//! it again. `RUNTIME_WRITER_DELAY_MS` makes the writer sleep that long per
+//! it again, and a sink that replaces its table (overwrite, one Parquet file)
+//! commits only when this run wrote something to it: a run whose every split
+//! was committed earlier never replaces a table with nothing. A resumed run
+//! that already made its final commit on a sink commits nothing there. `RUNTIME_WRITER_DELAY_MS` makes the writer sleep that long per
 //! batch: a testing knob that simulates slow storage (the backpressure test
 //! uses it).
 
@@ -27,6 +30,7 @@ pub mod file;
 pub mod folder;
 pub mod gate;
 pub mod parquet;
+pub mod partition;
 pub mod schema;
 pub mod staging;
 pub mod table;
@@ -134,6 +138,9 @@ pub struct OpenSink {
     pub opened: Opened,
     /// Fed by the final phase (aggregations): commits only at the end.
     pub final_phase: bool,
+    /// Its final commit replaces what the table held (`mode = "overwrite"`,
+    /// a single Parquet file).
+    pub replaces: bool,
     pub commit_every_splits: Option<u64>,
     pub commit_every_bytes: Option<u64>,
 }
@@ -154,6 +161,8 @@ pub fn open_sinks(prepared: &Prepared, run: &RunIdentity) -> Result<Vec<OpenSink
             writer,
             opened,
             final_phase: stream.phase == Phase::Final,
+            replaces: s.stage.format == SinkFormat::ParquetFile
+                || s.stage.table.mode == crate::config::WriteMode::Overwrite,
             commit_every_splits: s.stage.table.commit_every_splits,
             commit_every_bytes: s.stage.table.commit_every_bytes,
         });
@@ -170,8 +179,8 @@ pub fn open_table(
 ) -> Result<(Box<dyn TableWriter>, Opened), SinkError> {
     match stage.format {
         SinkFormat::ParquetFile => {
-            let w = file::ParquetFileSink::new(stage, schema);
-            Ok((Box::new(w), Opened::default()))
+            let (w, opened) = file::ParquetFileSink::open(stage, schema, run)?;
+            Ok((Box::new(w), opened))
         }
         SinkFormat::ParquetDir => {
             let (w, opened) = folder::ParquetFolderSink::open(stage, schema, run)?;

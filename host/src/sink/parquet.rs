@@ -99,6 +99,11 @@ impl ParquetFile {
         self.writer.write(batch).context(|| format!("writing {}", self.path.display()))
     }
 
+    /// Records `value` under `key` in the file's footer (key-value metadata).
+    pub fn annotate(&mut self, key: &str, value: String) {
+        self.writer.append_key_value_metadata(parquet::file::metadata::KeyValue::new(key.to_string(), value));
+    }
+
     /// Bytes written so far, including the row group in progress.
     pub fn size(&self) -> u64 {
         (self.writer.bytes_written() + self.writer.in_progress_size()) as u64

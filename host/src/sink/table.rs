@@ -43,6 +43,9 @@ pub struct Opened {
     pub committed: HashSet<String>,
     /// The run id being continued, when resuming an earlier run.
     pub resumed_run: Option<String>,
+    /// The run being resumed already made its final commit here: this
+    /// table holds all of it, and resuming must not write it again.
+    pub completed: bool,
     /// The table's version before this run (Delta version, manifest
     /// version), if it existed.
     pub version: Option<i64>,
@@ -111,9 +114,9 @@ pub fn plan_skips(commits: &[RecordedCommit], resume: bool, skip_committed: bool
     }
     if resume && let Some(last) = commits.iter().max_by_key(|c| c.version) {
         opened.resumed_run = Some(last.run_id.clone());
-        opened.committed.extend(
-            commits.iter().filter(|c| c.run_id == last.run_id).flat_map(|c| c.splits.iter().cloned()),
-        );
+        let of_last = || commits.iter().filter(|c| c.run_id == last.run_id);
+        opened.committed.extend(of_last().flat_map(|c| c.splits.iter().cloned()));
+        opened.completed = of_last().any(|c| c.complete);
     }
     opened
 }
@@ -165,6 +168,10 @@ mod tests {
         let o = plan_skips(&commits, true, false);
         assert_eq!(o.resumed_run.as_deref(), Some("b"));
         assert_eq!(o.committed, ["z", "w"].iter().map(|s| s.to_string()).collect());
+        assert!(!o.completed, "run b made no final commit");
+        let done = [commit(1, "a", &["x"], false), commit(2, "a", &["y"], true)];
+        assert!(plan_skips(&done, true, false).completed);
+        assert!(!plan_skips(&done, false, true).completed, "only a resume continues a run");
         let all = plan_skips(&commits, false, true);
         assert_eq!(all.committed.len(), 4);
         assert!(plan_skips(&commits, false, false).committed.is_empty());

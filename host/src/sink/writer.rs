@@ -24,10 +24,14 @@ struct SinkState {
     versions: Vec<i64>,
     skipped: u64,
     committed: bool,
+    /// A unit of this run reached the sink (its rows were written, even if
+    /// there were none): what an overwrite needs before it replaces data.
+    took_any: bool,
 }
 
 impl SinkState {
     fn commit(&mut self, run: &RunIdentity, complete: bool) -> Result<(), SinkError> {
+        kill_knob::before_commit(complete);
         let bytes = self.open.writer.pending_bytes();
         let meta = CommitMeta {
             run_id: run.run_id.clone(),
@@ -96,6 +100,7 @@ pub fn run(
             versions: Vec::new(),
             skipped: 0,
             committed: false,
+            took_any: false,
         })
         .collect();
     let mut staging = Staging::new(budget, &spill_dir);
@@ -137,6 +142,13 @@ pub fn run(
                     Unit::Split { index, .. } => keys.get(index as usize).cloned(),
                     Unit::Final => None,
                 };
+                for s in sinks.iter_mut() {
+                    let fed = match &key {
+                        Some(k) => !s.open.final_phase && !s.open.opened.committed.contains(k),
+                        None => s.open.final_phase,
+                    };
+                    s.took_any |= fed && !s.open.opened.completed;
+                }
                 let r = staging.commit(unit, |i, batch| {
                     let s = &mut sinks[i];
                     if key.as_ref().is_some_and(|k| s.open.opened.committed.contains(k)) {
@@ -175,7 +187,11 @@ pub fn run(
     }
     let commit = commit_all && error.is_none();
     for s in sinks.iter_mut() {
-        if commit {
+        if commit && (s.open.opened.completed || (s.open.replaces && !s.took_any)) {
+            // Nothing of this run is for this sink: the table stays as it is.
+            tracing::info!("{}: nothing new to commit; left as it was", s.open.name);
+            s.open.writer.abort();
+        } else if commit {
             match s.commit(&identity, true) {
                 Ok(()) => s.committed = true,
                 Err(e) => {
@@ -202,4 +218,27 @@ pub fn run(
         })
         .collect();
     WriterReport { sinks: results, spilled_bytes: staging.spilled_bytes, error }
+}
+
+/// `RUNTIME_TEST_KILL_BEFORE_COMMIT=N`: the process aborts (as a `kill -9`
+/// would end it) just before the run's N-th commit, or before its final
+/// commit if that comes first. A testing knob for the resume tests: a run
+/// killed at a chosen point between commits, deterministically.
+mod kill_knob {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static COMMITS: AtomicU64 = AtomicU64::new(0);
+
+    pub fn before_commit(complete: bool) {
+        let Some(n) =
+            std::env::var("RUNTIME_TEST_KILL_BEFORE_COMMIT").ok().and_then(|v| v.parse::<u64>().ok())
+        else {
+            return;
+        };
+        let this = COMMITS.fetch_add(1, Ordering::SeqCst) + 1;
+        if complete || this >= n {
+            eprintln!("RUNTIME_TEST_KILL_BEFORE_COMMIT: aborting before commit {this}");
+            std::process::abort();
+        }
+    }
 }

@@ -105,6 +105,7 @@ impl Validator<'_> {
             row_group_rows,
             row_group_bytes,
             table,
+            skip_committed_at: sk.skip_committed.as_ref().and_then(|s| self.at(s)),
         }
     }
 }
