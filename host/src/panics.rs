@@ -22,12 +22,17 @@ thread_local! {
     static CATCHING: Cell<u32> = const { Cell::new(0) };
 }
 
+/// A caught panic: its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Panic(pub String);
+
 /// Runs `f`; a panic becomes `Err` with its message.
-pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
     CATCHING.with(|c| c.set(c.get() + 1));
     let result = catch_unwind(AssertUnwindSafe(f));
     CATCHING.with(|c| c.set(c.get() - 1));
-    result.map_err(|payload| message(payload.as_ref()))
+    result.map_err(|payload| Panic(message(payload.as_ref())))
 }
 
 /// The message of a panic payload.
@@ -75,7 +80,10 @@ mod tests {
     fn a_panic_becomes_an_error() {
         install_hook();
         assert_eq!(catch(|| 7), Ok(7));
-        assert_eq!(catch(|| -> u8 { panic!("boom {}", 1) }), Err("boom 1".to_string()));
-        assert_eq!(catch(|| -> u8 { std::panic::panic_any(3u8) }), Err("a panic without a message".into()));
+        assert_eq!(catch(|| -> u8 { panic!("boom {}", 1) }), Err(Panic("boom 1".to_string())));
+        assert_eq!(
+            catch(|| -> u8 { std::panic::panic_any(3u8) }),
+            Err(Panic("a panic without a message".into()))
+        );
     }
 }

@@ -131,7 +131,7 @@ pub fn execute(
         pipeline: pipeline.name.clone(),
         resume: opts.resume || pipeline.run.resume,
     };
-    let sinks = match sink::open_sinks(&prepared, &identity) {
+    let sinks = match sink::open_sinks(&prepared, &identity, &keys) {
         Ok(s) => s,
         Err(e) => return report.fatal(e.to_string(), started),
     };
@@ -192,7 +192,9 @@ pub fn execute(
                         // blocked on it fail their splits; none start.
                         stop_after.store(true, Ordering::SeqCst);
                         sink::WriterReport {
-                            error: Some(ExecError::Panicked { place: "writer", message: panic }.to_string()),
+                            error: Some(
+                                ExecError::Panicked { place: "writer", message: panic.0 }.to_string(),
+                            ),
                             ..Default::default()
                         }
                     })
@@ -207,7 +209,7 @@ pub fn execute(
                     crate::panics::catch(|| final_stage::run(ctx_ref, frx)).unwrap_or_else(|panic| {
                         ctx_ref.stop.store(true, Ordering::SeqCst);
                         let _ = ctx_ref.writer.send(WriterMsg::Abort(sink::Unit::Final));
-                        Err(ExecError::Panicked { place: "final stage", message: panic })
+                        Err(ExecError::Panicked { place: "final stage", message: panic.0 })
                     })
                 })
                 .expect("spawn the final stage")
@@ -245,7 +247,7 @@ pub fn execute(
                                     attempt,
                                 }));
                             }
-                            SplitRecord::panicked(index, &planned.split, &panic)
+                            SplitRecord::panicked(index, &planned.split, &panic.0)
                         });
                     drop(worker);
                     if let SplitStatus::Failed { error, .. } = &record.status {

@@ -4,13 +4,14 @@
 //! commits once, at the end of the run; a crashed run leaves the previous
 //! output untouched and is simply run again.
 //!
-//! The file's footer records the run that wrote it (key `runtime`, the same
-//! JSON as a Delta commit's), so `--resume` after a completed run knows there
-//! is nothing to do.
+//! The file's footer records the run that wrote it (key `runtime`: app id,
+//! run id, rows, and a SHA-256 of the splits' keys rather than the list, so
+//! the footer stays small whatever the number of inputs), so `--resume` after
+//! a completed run knows whether there is anything to do.
 
 use super::error::SinkError;
 use super::parquet::{ParquetFile, properties};
-use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips};
+use super::table::{CommitMeta, Opened, RunIdentity, TableWriter};
 use crate::config::SinkStage;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -33,13 +34,23 @@ impl ParquetFileSink {
         stage: &SinkStage,
         schema: SchemaRef,
         run: &RunIdentity,
+        keys: &[String],
     ) -> Result<(Self, Opened), SinkError> {
         // Temporary files of crashed runs are removed; those of live runs
         // are left alone.
         super::parquet::remove_stale_temporaries(&stage.path);
         let app_id = stage.table.app_id.clone();
-        let written = recorded_run(&stage.path, &app_id);
-        let opened = plan_skips(written.as_slice(), run.resume, false);
+        let mut opened = Opened::default();
+        if run.resume
+            && let Some((run_id, digest)) = recorded_run(&stage.path, &app_id)
+        {
+            // The file is all or nothing: the run it records completed.
+            opened.resumed_run = Some(run_id);
+            opened.completed = true;
+            if digest == keys_digest(keys.iter()) {
+                opened.committed = keys.iter().cloned().collect();
+            }
+        }
         let sink = ParquetFileSink {
             path: stage.path.clone(),
             schema,
@@ -74,7 +85,15 @@ impl TableWriter for ParquetFileSink {
         // An output with no rows is still a valid (empty) file.
         self.file()?;
         let mut file = self.file.take().expect("opened above");
-        file.annotate(RUN_KEY, meta.to_json(&self.app_id).to_string());
+        let record = serde_json::json!({
+            "app_id": self.app_id,
+            "run_id": meta.run_id,
+            "pipeline": meta.pipeline,
+            "rows": meta.rows,
+            "splits": meta.splits.len(),
+            "splits_sha256": keys_digest(meta.splits.iter()),
+        });
+        file.annotate(RUN_KEY, record.to_string());
         file.commit()?;
         Ok(None)
     }
@@ -90,13 +109,30 @@ impl TableWriter for ParquetFileSink {
     }
 }
 
-/// The run recorded in an existing file's footer, if this pipeline wrote it.
-/// A file that is missing, unreadable or written by something else has no
-/// history: the run writes it anew.
-fn recorded_run(path: &std::path::Path, app_id: &str) -> Option<RecordedCommit> {
+/// The run recorded in an existing file's footer, if this pipeline wrote
+/// it: its id and the digest of its splits' keys. A file that is missing,
+/// unreadable or written by something else has no history.
+fn recorded_run(path: &std::path::Path, app_id: &str) -> Option<(String, String)> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let reader = SerializedFileReader::new(std::fs::File::open(path).ok()?).ok()?;
     let kv = reader.metadata().file_metadata().key_value_metadata()?;
     let value = kv.iter().find(|k| k.key == RUN_KEY)?.value.as_deref()?;
-    RecordedCommit::from_json(0, app_id, &serde_json::from_str(value).ok()?)
+    let v: serde_json::Value = serde_json::from_str(value).ok()?;
+    if v.get("app_id")?.as_str()? != app_id {
+        return None;
+    }
+    Some((v.get("run_id")?.as_str()?.to_string(), v.get("splits_sha256")?.as_str()?.to_string()))
+}
+
+/// SHA-256 of the keys, sorted, one per line (hex).
+fn keys_digest<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&String> = keys.collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for k in sorted {
+        h.update(k.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

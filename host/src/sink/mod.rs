@@ -148,12 +148,17 @@ pub struct OpenSink {
 /// Opens every sink: tables are created or checked (schema, earlier runs)
 /// before any split runs, so an incompatible table fails the run before
 /// anything is written.
-pub fn open_sinks(prepared: &Prepared, run: &RunIdentity) -> Result<Vec<OpenSink>, SinkError> {
+/// `keys` are the planned splits' keys (see [`table::split_key`]).
+pub fn open_sinks(
+    prepared: &Prepared,
+    run: &RunIdentity,
+    keys: &[String],
+) -> Result<Vec<OpenSink>, SinkError> {
     let mut out = Vec::new();
     for s in &prepared.sinks {
         let stream = &prepared.streams[s.input];
         let (writer, opened) =
-            open_table(&s.stage, stream.schema.clone(), run).map_err(|e| e.of(&s.stage.name))?;
+            open_table(&s.stage, stream.schema.clone(), run, keys).map_err(|e| e.of(&s.stage.name))?;
         out.push(OpenSink {
             name: s.stage.name.clone(),
             shown: s.stage.path_as_written.clone(),
@@ -176,10 +181,11 @@ pub fn open_table(
     stage: &SinkStage,
     schema: SchemaRef,
     run: &RunIdentity,
+    keys: &[String],
 ) -> Result<(Box<dyn TableWriter>, Opened), SinkError> {
     match stage.format {
         SinkFormat::ParquetFile => {
-            let (w, opened) = file::ParquetFileSink::open(stage, schema, run)?;
+            let (w, opened) = file::ParquetFileSink::open(stage, schema, run, keys)?;
             Ok((Box::new(w), opened))
         }
         SinkFormat::ParquetDir => {
