@@ -88,7 +88,7 @@ class AccessLog(rp.Reader):
                     raise ValueError("not an access log line")
                 time = parse_time(m.group("time"))
             except ValueError as e:
-                self.reject("%s byte %d" % (path, offset), str(e))
+                self.reject("byte %d" % offset, str(e))
                 continue
             parts = m.group("request").split(" ")
             method, target, protocol = (parts + [None, None])[:3] if len(parts) <= 3 else (None, None, None)
