@@ -34,6 +34,7 @@ pub mod cache;
 pub mod canonical;
 pub mod keys;
 pub mod merge;
+pub mod native;
 pub mod options;
 pub mod output;
 pub mod parse;
