@@ -15,8 +15,9 @@ use parquet_rs::file::metadata::RowGroupMetaData;
 use parquet_rs::file::reader::{ChunkReader, Length};
 use runtime_plugin_sdk::prelude::*;
 
-/// Ranges closer than this are fetched in one read.
-const MERGE_GAP: u64 = 64 << 10;
+/// Ranges closer than this are fetched in one read (the gap is read and
+/// dropped: cheaper than another call for a few KiB).
+const MERGE_GAP: u64 = 4 << 10;
 
 /// Byte ranges of a file held in memory, sorted by offset.
 pub struct Chunks {

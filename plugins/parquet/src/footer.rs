@@ -15,6 +15,7 @@ use runtime_plugin_sdk::prelude::*;
 const TAIL: u64 = 64 << 10;
 
 /// A file's decoded footer.
+#[derive(Clone)]
 pub struct Footer {
     pub metadata: ArrowReaderMetadata,
 }

@@ -20,7 +20,8 @@
 //!   bytes), so a file of 200 large row groups gives 200 splits and a small
 //!   file one. The row group range travels in the split's payload (`a..b`).
 //! - `read` decodes the footer again (from the split's view: each instance
-//!   is separate), fetches the projected column chunks of one row group at a
+//!   is separate; the last one decoded is kept for the next split of the
+//!   same file), fetches the projected column chunks of one row group at a
 //!   time ([`chunks`]) and decodes them with the `parquet` crate's Arrow
 //!   reader, which passes every Arrow type it reads through unchanged.
 
@@ -68,6 +69,10 @@ pub struct ParquetReader {
     schema: Option<SchemaRef>,
     /// Per input file, from `discover`, with the number of files it saw.
     known: Vec<Known>,
+    /// The footer last decoded, by (path, size): splits of one file often
+    /// follow each other on an instance, and a file of many row groups has
+    /// a large footer.
+    last_footer: Option<(String, u64, Footer)>,
 }
 
 impl Reader for ParquetReader {
@@ -103,7 +108,7 @@ impl Reader for ParquetReader {
                 }
             }
         }
-        Ok(ParquetReader { options, schema: None, known: Vec::new() })
+        Ok(ParquetReader { options, schema: None, known: Vec::new(), last_footer: None })
     }
 
     fn output_schemas(&self) -> Result<Vec<(String, SchemaRef)>> {
@@ -197,8 +202,13 @@ impl Reader for ParquetReader {
         let path = file.map_or("the input", |f| f.path.as_str());
         let schema = self.schema.clone().ok_or_else(|| Error::internal("read before configure"))?;
         let (first, end) = parse_payload(&split.payload)?;
-        let footer = footer::read(&input).map_err(|e| e.context(path))?;
-        read_row_groups(&footer, &input, first..end, &schema, self.options.batch_rows, out)
+        let cached = self.last_footer.take().filter(|(p, size, _)| p == path && *size == input.size());
+        let footer = match cached {
+            Some((_, _, footer)) => footer,
+            None => footer::read(&input).map_err(|e| e.context(path))?,
+        };
+        let footer = &self.last_footer.insert((path.to_string(), input.size(), footer)).2;
+        read_row_groups(footer, &input, first..end, &schema, self.options.batch_rows, out)
             .map_err(|e| e.context(path))?;
         Ok(Outcome::complete())
     }
