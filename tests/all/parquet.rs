@@ -2,7 +2,9 @@
 //! codec, nested and logical types, a 0-row file, a compatible but
 //! different schema, 200 row groups, a corrupt footer) are read by the real
 //! binary, and the output is compared value for value with DuckDB's
-//! `read_parquet` of the same inputs (tests/parquet/compare.py).
+//! `read_parquet` of the same inputs (tests/parquet/compare.py). And the
+//! pod-usage workload from Parquet shards with map-typed labels, listed in
+//! a file (examples/parquet-shards), to the spec's checksums.
 
 use crate::util::{Case, repo};
 use std::path::Path;
@@ -155,4 +157,34 @@ fn an_incompatible_schema_fails_that_file_naming_the_column() {
     let others = inputs(&case, &["zz_bad_type.parquet"]);
     let refs: Vec<&Path> = others.iter().map(|p| p.as_path()).collect();
     assert!(compare(&case.path("out/rows.parquet"), &refs).starts_with("IDENTICAL 41920"));
+}
+
+/// examples/parquet-shards over the pod-usage inputs in `from`, in `shards`
+/// shards: the output's CHECKSUM line.
+fn shards_checksum(from: &Path, shards: usize) -> String {
+    let case = Case::new();
+    case.copy("examples/parquet-shards/pipeline.toml", "pipeline.toml");
+    let status = Command::new("python3")
+        .arg(repo().join("examples/parquet-shards/gen.py"))
+        .arg("--from")
+        .arg(from)
+        .args(["--shards", &shards.to_string(), "--out"])
+        .arg(case.path("data"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3");
+    assert!(status.success(), "gen.py failed");
+    let (run, report) = case.run_pipeline("pipeline.toml", &[]);
+    run.expect_code(0);
+    assert_eq!(report["splits_failed"], 0, "{report}");
+    assert_eq!(report["splits_total"].as_u64().unwrap() as usize, shards.min(report["rows_read"].as_u64().unwrap() as usize));
+    crate::util::checksum_line(&case.path("out/pod_usage_daily.parquet"))
+}
+
+#[test]
+fn pod_usage_from_parquet_shards_with_map_labels_matches_the_spec() {
+    let edge = repo().join("examples/pod-usage/edge");
+    assert_eq!(shards_checksum(&edge, 4), crate::pod_usage::EDGE);
+    let generated = crate::pod_usage::generated(200_000);
+    assert_eq!(shards_checksum(&generated, 300), crate::pod_usage::ROWS_200K);
 }
