@@ -454,7 +454,11 @@ mod tests {
             "progress: 3/10 splits  1 MiB of 4 MiB  1,000 rows/s  256 KiB/s  eta 12s  elapsed 4s"
         );
         let files = Snapshot { files_done: 1200, files_total: 400_000, ..s };
-        assert!(files.line().starts_with("progress: 3/10 splits  1,200/400,000 files  1 MiB of 4 MiB"), "{}", files.line());
+        assert!(
+            files.line().starts_with("progress: 3/10 splits  1,200/400,000 files  1 MiB of 4 MiB"),
+            "{}",
+            files.line()
+        );
         assert_eq!(duration(Duration::from_secs(185)), "3m 05s");
         assert_eq!(duration(Duration::from_secs(3720)), "1h 02m");
     }

@@ -80,7 +80,8 @@ fn every_codec_and_type_matches_duckdb_and_a_corrupt_footer_fails_its_file_only(
     // 200 row groups of about 11 KiB with 4 KiB splits: one split each.
     let plan = case.run(&["plan", "pipeline.toml", "--json"]);
     let plan: serde_json::Value = serde_json::from_str(&plan.expect_code(0).stdout()).unwrap();
-    let ids: Vec<&str> = plan["splits"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        plan["splits"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids.iter().filter(|id| id.starts_with("in/many_rg.parquet#rg")).count(), 200);
     assert!(ids.contains(&"in/empty.parquet") && ids.contains(&"in/corrupt.parquet"), "{ids:?}");
     assert_eq!(report["splits_total"].as_u64().unwrap() as usize, ids.len());
@@ -177,7 +178,10 @@ fn shards_checksum(from: &Path, shards: usize) -> String {
     let (run, report) = case.run_pipeline("pipeline.toml", &[]);
     run.expect_code(0);
     assert_eq!(report["splits_failed"], 0, "{report}");
-    assert_eq!(report["splits_total"].as_u64().unwrap() as usize, shards.min(report["rows_read"].as_u64().unwrap() as usize));
+    assert_eq!(
+        report["splits_total"].as_u64().unwrap() as usize,
+        shards.min(report["rows_read"].as_u64().unwrap() as usize)
+    );
     crate::util::checksum_line(&case.path("out/pod_usage_daily.parquet"))
 }
 

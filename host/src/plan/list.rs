@@ -12,7 +12,7 @@
 
 use super::{Files, InputError};
 use std::io::{BufRead, BufReader};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Problems of one list file listed one by one; more are only counted.
 pub const MAX_PROBLEMS: usize = 20;
@@ -45,7 +45,8 @@ pub enum ListError {
 
 /// Adds the inputs listed in `list` (shown to users as `shown`) to `files`.
 pub fn add_list(files: &mut Files, list: &Path, shown: &str) -> Result<(), ListError> {
-    let unreadable = |e: std::io::Error| ListError::Unreadable { list: shown.to_string(), reason: e.to_string() };
+    let unreadable =
+        |e: std::io::Error| ListError::Unreadable { list: shown.to_string(), reason: e.to_string() };
     let file = std::fs::File::open(list).map_err(unreadable)?;
     let base = list.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut problems = Vec::new();
@@ -98,9 +99,11 @@ fn add_entry(files: &mut Files, base: &Path, entry: &str) -> Result<(), String> 
             InputError::NoMatch { .. } => format!("`{entry}` matches no file"),
         });
     }
-    let path = normalize(&base.join(entry));
+    let path = base.join(entry);
     match std::fs::metadata(&path) {
-        Ok(m) if m.is_dir() => Err(format!("`{entry}` is a folder; list files, or use a glob such as `{entry}/*`")),
+        Ok(m) if m.is_dir() => {
+            Err(format!("`{entry}` is a folder; list files, or use a glob such as `{entry}/*`"))
+        }
         Ok(m) => {
             files.push(path, m.len(), None, relative);
             Ok(())
@@ -112,22 +115,6 @@ fn add_entry(files: &mut Files, base: &Path, entry: &str) -> Result<(), String> 
             Ok(())
         }
     }
-}
-
-/// `a/./b/../c` as `a/c`, without touching the file system (`..` past the
-/// start is kept).
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -165,7 +152,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         write(root, "data/a.parquet", "a");
-        let list = write(root, "files.txt", "data/a.parquet\ndata/missing.parquet\n# ok\ndata\nx/[*.parquet\n");
+        let list =
+            write(root, "files.txt", "data/a.parquet\ndata/missing.parquet\n# ok\ndata\nx/[*.parquet\n");
         let mut files = Files::new(root);
         let err = add_list(&mut files, &list, "files.txt").unwrap_err();
         let ListError::Lines { problems, more } = err else { panic!("{err}") };

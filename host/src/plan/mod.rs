@@ -23,7 +23,7 @@ use crate::plugin::{LoadedPlugin, Planning, ReaderInstance};
 use std::collections::HashSet;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// An input file found by the globs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +95,11 @@ impl Files {
     /// Adds what glob `g` (relative to `base`) matches; fails when it is not
     /// a valid glob or matches no file.
     pub fn add_glob(&mut self, base: &Path, g: &str) -> Result<(), InputError> {
-        let pattern =
-            if Path::new(g).is_absolute() { g.to_string() } else { base.join(g).to_string_lossy().into_owned() };
+        let pattern = if Path::new(g).is_absolute() {
+            g.to_string()
+        } else {
+            base.join(g).to_string_lossy().into_owned()
+        };
         let paths = glob::glob(&pattern)
             .map_err(|e| InputError::InvalidGlob { glob: g.to_string(), reason: e.to_string() })?;
         let mut matched = 0;
@@ -125,6 +128,7 @@ impl Files {
     /// Adds a file already looked at (one `stat`: list files name many),
     /// shown relative to the pipeline's folder when `relative`.
     pub fn push(&mut self, path: PathBuf, size: u64, error: Option<String>, relative: bool) {
+        let path = normalize(&path);
         if self.seen.contains(&path) {
             return;
         }
@@ -149,6 +153,22 @@ impl Files {
         self.files.sort_by(|a, b| a.shown.cmp(&b.shown));
         self.files
     }
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (`..` past the
+/// start is kept): a file named twice, as `lists/../a` and `a`, is read once.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Views of whole input files for a plugin's `discover` and `plan`,

@@ -187,8 +187,16 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
     // The source.
     let src = &pipeline.source;
     let hints = Hints { max_split_bytes: src.max_split_bytes, workers };
-    let started =
-        start_reader(runtime, &pipeline, &src.common, &src.inputs, &src.inputs_at, src.inputs_from.as_ref(), hints, "the source");
+    let started = start_reader(
+        runtime,
+        &pipeline,
+        &src.common,
+        &src.inputs,
+        &src.inputs_at,
+        src.inputs_from.as_ref(),
+        hints,
+        "the source",
+    );
     let StartedReader { plugin: source, files: source_files, schemas: outs, plan: source_plan } =
         match started {
             Ok(s) => s,
@@ -219,7 +227,8 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         let c = &st.common;
         let hints = Hints { max_split_bytes: u64::MAX, workers: 1 };
         let started =
-            match start_reader(runtime, &pipeline, c, &st.inputs, &st.inputs_at, None, hints, "a side table") {
+            match start_reader(runtime, &pipeline, c, &st.inputs, &st.inputs_at, None, hints, "a side table")
+            {
                 Ok(s) => s,
                 Err(e) => {
                     errors.0.extend(e.0);
@@ -529,8 +538,11 @@ fn list_errors(errors: &mut ConfigErrors, pipeline: &Pipeline, list: &InputList,
             }
             if more > 0 {
                 errors.push(
-                    ConfigError::new(key, format!("{more} more line(s) of {} name no usable input", list.shown))
-                        .at(list.at.clone()),
+                    ConfigError::new(
+                        key,
+                        format!("{more} more line(s) of {} name no usable input", list.shown),
+                    )
+                    .at(list.at.clone()),
                 );
             }
         }

@@ -103,7 +103,9 @@ fn push_value(column: &ArrayRef, i: usize, text: &mut String, key: bool) {
         DataType::Utf8 => push_json_string(column.as_string::<i32>().value(i), text),
         DataType::LargeUtf8 => push_json_string(column.as_string::<i64>().value(i), text),
         DataType::Utf8View => push_json_string(column.as_string_view().value(i), text),
-        DataType::Boolean => push_json_string(if column.as_boolean().value(i) { "true" } else { "false" }, text),
+        DataType::Boolean => {
+            push_json_string(if column.as_boolean().value(i) { "true" } else { "false" }, text)
+        }
         _ => push_json_string(&integer_text(column, i), text),
     }
 }
@@ -136,8 +138,9 @@ mod tests {
 
     fn canonical(array: &ArrayRef, row: usize) -> Vec<(String, String)> {
         let json = to_json(array).unwrap();
-        let set = parse_labels(json.as_string::<i32>().is_valid(row).then(|| json.as_string::<i32>().value(row)))
-            .unwrap();
+        let set =
+            parse_labels(json.as_string::<i32>().is_valid(row).then(|| json.as_string::<i32>().value(row)))
+                .unwrap();
         set.pairs().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
@@ -162,12 +165,24 @@ mod tests {
     #[test]
     fn structs_with_strings_booleans_and_integers() {
         let s = StructArray::from(vec![
-            (Arc::new(Field::new("app", DataType::Utf8, true)), Arc::new(StringArray::from(vec![Some("web")])) as ArrayRef),
-            (Arc::new(Field::new("tier", DataType::Int32, true)), Arc::new(Int32Array::from(vec![Some(3)])) as ArrayRef),
-            (Arc::new(Field::new("on", DataType::Boolean, true)), Arc::new(BooleanArray::from(vec![None])) as ArrayRef),
+            (
+                Arc::new(Field::new("app", DataType::Utf8, true)),
+                Arc::new(StringArray::from(vec![Some("web")])) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new("tier", DataType::Int32, true)),
+                Arc::new(Int32Array::from(vec![Some(3)])) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new("on", DataType::Boolean, true)),
+                Arc::new(BooleanArray::from(vec![None])) as ArrayRef,
+            ),
         ]);
         let array: ArrayRef = Arc::new(s);
-        assert_eq!(canonical(&array, 0), [("app".to_string(), "web".to_string()), ("tier".to_string(), "3".to_string())]);
+        assert_eq!(
+            canonical(&array, 0),
+            [("app".to_string(), "web".to_string()), ("tier".to_string(), "3".to_string())]
+        );
         let floats = DataType::Struct(vec![Field::new("x", DataType::Float64, true)].into());
         assert!(!supports(&floats));
         assert!(to_json(&(Arc::new(StringArray::from(vec!["{}"])) as ArrayRef)).is_none());

@@ -45,8 +45,9 @@ pub fn read(input: &Input) -> Result<Footer> {
         return Err(Error::io(format!("the input ended early: read {} of {tail_len} bytes", tail.len())));
     }
     let last8: [u8; 8] = tail[tail.len() - 8..].try_into().expect("8 bytes");
-    let footer = FooterTail::try_new(&last8)
-        .map_err(|_| Error::invalid_input("corrupt footer: the file does not end with the Parquet magic `PAR1`"))?;
+    let footer = FooterTail::try_new(&last8).map_err(|_| {
+        Error::invalid_input("corrupt footer: the file does not end with the Parquet magic `PAR1`")
+    })?;
     if footer.is_encrypted_footer() {
         return Err(Error::unsupported("the footer is encrypted (Parquet modular encryption)"));
     }

@@ -91,7 +91,9 @@ impl Reader for ParquetReader {
             "list of string",
             "Columns to read, in this order (default: every column of the unified schema).",
         ))
-        .option(OptionSpec::new("batch_rows", "integer", "Most rows per emitted batch.").default_value("16384"))
+        .option(
+            OptionSpec::new("batch_rows", "integer", "Most rows per emitted batch.").default_value("16384"),
+        )
     }
 
     fn new(options: Options) -> Result<Self> {
@@ -251,7 +253,12 @@ fn plan_file(index: u32, file: &InputFile, row_groups: Option<&[RowGroup]>, max:
         } else {
             format!("{}#rg{start}-{}", file.path, end - 1)
         };
-        out.push(Split { id, payload: format!("{start}..{end}"), size_hint: bytes.max(1), ..whole(String::new(), 0) });
+        out.push(Split {
+            id,
+            payload: format!("{start}..{end}"),
+            size_hint: bytes.max(1),
+            ..whole(String::new(), 0)
+        });
     }
 }
 
@@ -327,7 +334,9 @@ fn arrange(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     let columns = schema
         .fields()
         .iter()
-        .map(|f| batch.column_by_name(f.name()).cloned().unwrap_or_else(|| new_null_array(f.data_type(), rows)))
+        .map(|f| {
+            batch.column_by_name(f.name()).cloned().unwrap_or_else(|| new_null_array(f.data_type(), rows))
+        })
         .collect();
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(RecordBatch::try_new_with_options(schema.clone(), columns, &options)?)
@@ -364,7 +373,11 @@ mod tests {
         let ids: Vec<_> = out.iter().map(|s| (s.id.as_str(), s.payload.as_str(), s.size_hint)).collect();
         assert_eq!(
             ids,
-            [("d/a.parquet#rg0-1", "0..2", 200), ("d/a.parquet#rg2-3", "2..4", 200), ("d/a.parquet#rg4-5", "4..6", 200)]
+            [
+                ("d/a.parquet#rg0-1", "0..2", 200),
+                ("d/a.parquet#rg2-3", "2..4", 200),
+                ("d/a.parquet#rg4-5", "4..6", 200)
+            ]
         );
         assert!(out.iter().all(|s| s.input == Some(3) && s.offset == 0 && s.length == 1000));
         let mut out = Vec::new();

@@ -214,7 +214,12 @@ impl Validator<'_> {
         let shown = l.get_ref().clone();
         let path = self.dir.join(&shown);
         if shown.trim().is_empty() {
-            self.error("source.inputs_from", at.clone(), "empty path", Some("name a text file listing one path or glob per line".into()));
+            self.error(
+                "source.inputs_from",
+                at.clone(),
+                "empty path",
+                Some("name a text file listing one path or glob per line".into()),
+            );
         } else if !path.is_file() {
             let what = if path.is_dir() { "is a folder, not a list file" } else { "does not exist" };
             self.error(
