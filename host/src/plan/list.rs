@@ -12,7 +12,7 @@
 
 use super::{Files, InputError};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Problems of one list file listed one by one; more are only counted.
 pub const MAX_PROBLEMS: usize = 20;
@@ -120,6 +120,7 @@ fn add_entry(files: &mut Files, base: &Path, entry: &str) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn write(dir: &Path, name: &str, data: &str) -> PathBuf {
         let p = dir.join(name);
