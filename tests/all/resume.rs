@@ -266,6 +266,7 @@ fn a_partition_value_too_long_for_a_directory_fails_only_its_split() {
     );
     let (run, report) = c.run_pipeline("pipeline.toml", &[]);
     run.expect_code(0);
+    assert!(report["peak_rss_bytes"].as_u64().unwrap() < 512 << 20, "{}", report["peak_rss_bytes"]);
     let failures = report["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{report}");
     let failure = failures[0].to_string();
