@@ -15,19 +15,19 @@
 pub mod load;
 pub mod projection;
 
+mod inputs;
+
 use crate::config::diagnostics::did_you_mean;
 use crate::config::{
-    ConfigError, ConfigErrors, InputList, Location, Pipeline, SideTableStage, SinkStage, StageCommon,
-    TransformStage,
+    ConfigError, ConfigErrors, Location, Pipeline, SideTableStage, SinkStage, StageCommon, TransformStage,
 };
 use crate::ipc;
-use crate::plan::list::ListError;
 use crate::plan::{self, PlanError, PlannedFile, PlannedSplit};
 use crate::plugin::instance::CallError;
 use crate::plugin::reader::Hints;
 use crate::plugin::{Kind, LoadedPlugin, Planning, ReaderInstance, Runtime};
 use arrow_schema::SchemaRef;
-use std::path::Path;
+use inputs::{Inputs, list_errors};
 use std::sync::Arc;
 
 /// When a stage's data flows.
@@ -202,9 +202,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         runtime,
         &pipeline,
         &src.common,
-        &src.inputs,
-        &src.inputs_at,
-        src.inputs_from.as_ref(),
+        Inputs { globs: &src.inputs, at: &src.inputs_at, list: src.inputs_from.as_ref() },
         hints,
         "the source",
     );
@@ -237,15 +235,20 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
     for st in &pipeline.side_tables {
         let c = &st.common;
         let hints = Hints { max_split_bytes: u64::MAX, workers: 1 };
-        let started =
-            match start_reader(runtime, &pipeline, c, &st.inputs, &st.inputs_at, None, hints, "a side table")
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    errors.0.extend(e.0);
-                    continue;
-                }
-            };
+        let started = match start_reader(
+            runtime,
+            &pipeline,
+            c,
+            Inputs { globs: &st.inputs, at: &st.inputs_at, list: None },
+            hints,
+            "a side table",
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.0.extend(e.0);
+                continue;
+            }
+        };
         let outs = &started.schemas;
         let chosen = match &st.output {
             Some(name) => outs.iter().find(|(n, _)| n == name),
@@ -467,9 +470,7 @@ fn start_reader(
     runtime: &Runtime,
     pipeline: &Pipeline,
     c: &StageCommon,
-    inputs: &[String],
-    inputs_at: &Option<Location>,
-    list: Option<&InputList>,
+    inputs: Inputs<'_>,
     hints: Hints,
     role: &str,
 ) -> Result<StartedReader, ConfigErrors> {
@@ -479,21 +480,21 @@ fn start_reader(
     }
     let mut found = plan::Files::new(&pipeline.dir);
     let mut errors = ConfigErrors::default();
-    for g in inputs {
+    for g in inputs.globs {
         // Globs that match nothing are configuration problems, found
         // before anything runs.
         if let Err(m) = found.add_glob(&pipeline.dir, g) {
             errors.push(
                 ConfigError::new(format!("{}.inputs", c.id), m.to_string())
-                    .at(inputs_at.clone())
+                    .at(inputs.at.clone())
                     .hint("paths and globs are relative to the pipeline file's folder"),
             );
         }
     }
-    if let Some(list) = list {
-        if let Err(e) = plan::list::add_list(&mut found, &list.path, &list.shown) {
-            list_errors(&mut errors, pipeline, list, e);
-        }
+    if let Some(list) = inputs.list
+        && let Err(e) = plan::list::add_list(&mut found, &list.path, &list.shown)
+    {
+        list_errors(&mut errors, pipeline, list, e);
     }
     if !errors.0.is_empty() {
         return Err(errors);
@@ -523,42 +524,6 @@ fn start_reader(
         planned = Some(plan::plan_splits(&mut reader, &plugin, &files, hints).map_err(plan_error)?);
     }
     Ok(StartedReader { plugin, files, schemas, plan: planned })
-}
-
-/// A list file's problems as configuration errors, each pointing at its
-/// line of the list file.
-fn list_errors(errors: &mut ConfigErrors, pipeline: &Pipeline, list: &InputList, e: ListError) {
-    let key = "source.inputs_from";
-    match e {
-        ListError::Lines { problems, more } => {
-            let file = pipeline.file.parent().unwrap_or(Path::new("")).join(&list.shown);
-            for p in problems {
-                let start = p.text.len() - p.text.trim_start().len();
-                let at = Location {
-                    file: file.clone(),
-                    line: p.line,
-                    column: p.text[..start].chars().count() + 1,
-                    width: p.text.trim().chars().count().max(1),
-                    source_line: p.text.clone(),
-                };
-                errors.push(
-                    ConfigError::new(key, p.reason)
-                        .at(Some(at))
-                        .hint("lines of a list file are relative to the list file's folder"),
-                );
-            }
-            if more > 0 {
-                errors.push(
-                    ConfigError::new(
-                        key,
-                        format!("{more} more line(s) of {} name no usable input", list.shown),
-                    )
-                    .at(list.at.clone()),
-                );
-            }
-        }
-        e => errors.push(ConfigError::new(key, e.to_string()).at(list.at.clone())),
-    }
 }
 
 fn resolve_input(
