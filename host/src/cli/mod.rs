@@ -1,4 +1,4 @@
-//! The command line: `run`, `validate`, `plan`, `plugins list`,
+//! The command line: `run`, `validate`, `plan`, `report`, `plugins list`,
 //! `plugins inspect`, one module per command over the library. Every
 //! pipeline command loads configuration through the same code
 //! ([`crate::prepare::load`]), so `validate` reports exactly what `run`
@@ -13,6 +13,7 @@
 mod output;
 mod plan;
 mod plugins;
+mod report;
 mod run;
 mod validate;
 
@@ -44,6 +45,7 @@ const fn const_format_help() -> &'static str {
   runtime validate pipeline.toml
   runtime plan pipeline.toml
   runtime run pipeline.toml --workers 8 --report run.json
+  runtime report run.json --html run.html
   runtime plugins list
   runtime plugins inspect ndjson
 
@@ -74,6 +76,9 @@ enum Command {
         /// Write the JSON run report to this file.
         #[arg(long, value_name = "FILE.json")]
         report: Option<PathBuf>,
+        /// Write the run report as a self-contained HTML page (timeline, balance, failures).
+        #[arg(long, value_name = "FILE.html")]
+        report_html: Option<PathBuf>,
         /// Override a pipeline value (a TOML value; repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<Override>,
@@ -108,6 +113,16 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<Override>,
     },
+    /// Show a JSON run report again: its summary, or its HTML page with --html.
+    #[command(after_help = report_help())]
+    Report {
+        /// A report written by `runtime run --report`.
+        #[arg(value_name = "RUN.json")]
+        report: PathBuf,
+        /// Write the self-contained HTML page (timeline, balance, failures, outputs) here.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
+    },
     /// List or inspect plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -117,6 +132,7 @@ const fn run_help() -> &'static str {
     "Examples:
   runtime run examples/pod-usage/pipeline.toml
   runtime run pipeline.toml --workers 4 --report run.json
+  runtime run pipeline.toml --report-html run.html   # open it in a browser
   runtime run pipeline.toml --set run.max_failed_splits='\"5%\"' --set run.retries=0
   runtime run pipeline.toml --quiet || cat run.json
   runtime run pipeline.toml --resume
@@ -135,6 +151,17 @@ Environment:
   RUNTIME_LOG                log filter: warn (default), info, debug, plugin=debug
   RUNTIME_PROGRESS_INTERVAL  seconds between progress lines when stderr is not a terminal (10)
   NO_COLOR                   set to anything: no colors"
+}
+
+const fn report_help() -> &'static str {
+    "Examples:
+  runtime report run.json                  # the run's summary again
+  runtime report run.json --html run.html  # the page: open run.html in a browser
+
+The page is one file with no external resources (it loads nothing, scripts are optional):
+a timeline with a lane per worker and a bar per split, split size against duration, the
+plan's balance beside the measured one, where time went, failures, rejects and outputs.
+Exit status: 0 ok, 1 the page could not be written, 2 not a readable report."
 }
 
 const fn validate_help() -> &'static str {
@@ -232,10 +259,12 @@ fn dispatch() -> Exit {
     }
     let out = Out { json: cli.log_format == LogFormat::Json, color: color_stderr() };
     let result = std::panic::catch_unwind(|| match cli.command {
-        Command::Run { pipeline, workers, report, overrides, quiet, resume } => {
+        Command::Run { pipeline, workers, report, report_html, overrides, quiet, resume } => {
             let options = RunOptions { workers: workers.map(usize::from), resume };
-            run::run(&out, &pipeline, options, report.as_deref(), &overrides, quiet)
+            let files = run::ReportFiles { json: report.as_deref(), html: report_html.as_deref() };
+            run::run(&out, &pipeline, options, files, &overrides, quiet)
         }
+        Command::Report { report, html } => report::report(&out, &report, html.as_deref()),
         Command::Validate { pipeline, overrides } => validate::validate(&out, &pipeline, &overrides),
         Command::Plan { pipeline, json, workers, overrides } => {
             plan::plan(&out, &pipeline, json, workers.map(usize::from), &overrides)

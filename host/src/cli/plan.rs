@@ -3,28 +3,12 @@
 
 use super::output::{Out, plural};
 use crate::config::Override;
+use crate::plan::worker_imbalance;
 use crate::plugin;
 use crate::prepare::load;
 use crate::report::Exit;
 use crate::units::ByteSize;
 use std::path::Path;
-
-/// How evenly `sizes` (largest first) spread over `workers` when each split
-/// goes to the least busy worker: the busiest worker's load over a fair
-/// share (1.0 is perfect).
-pub fn worker_imbalance(sizes: &[u64], workers: usize) -> f64 {
-    let total: u64 = sizes.iter().sum();
-    if total == 0 || workers == 0 {
-        return 1.0;
-    }
-    let mut loads = vec![0u64; workers.min(sizes.len()).max(1)];
-    for &s in sizes {
-        let least = loads.iter_mut().min().expect("at least one worker");
-        *least += s;
-    }
-    let busiest = *loads.iter().max().unwrap_or(&0) as f64;
-    busiest / (total as f64 / workers.min(sizes.len()).max(1) as f64)
-}
 
 pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, overrides: &[Override]) -> Exit {
     let loaded = match load::load(path, overrides, workers) {
@@ -122,19 +106,4 @@ pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, override
         println!("  ... {} more (--json lists every split)", splits.len() - SHOWN);
     }
     Exit::Ok
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn balance_over_workers() {
-        assert_eq!(worker_imbalance(&[10, 10, 10, 10], 2), 1.0);
-        // 9 + 1 vs 5 + 5: largest first to the least busy gives 9 | 5+1+... = 9 vs 6.
-        assert!((worker_imbalance(&[9, 5, 1, 1], 2) - 9.0 / 8.0).abs() < 1e-9);
-        assert_eq!(worker_imbalance(&[], 4), 1.0);
-        // More workers than splits: the fair share is over the splits.
-        assert_eq!(worker_imbalance(&[4, 4], 8), 1.0);
-    }
 }
