@@ -12,6 +12,7 @@
 //! - `sql`: the `sql` reader against PostgreSQL and SQLite; kills, grants.
 //! - `cli`: command output and config errors (snapshots).
 //! - `compat`: plugins built against the released WIT 0.1.0.
+//! - `report_html`: the HTML run report in headless Chromium.
 //! - `resume`: reruns over an existing table (resume, skip_committed, neither).
 
 mod util;
@@ -25,6 +26,7 @@ mod hardening;
 mod hostile;
 mod pod_usage;
 mod pst;
+mod report_html;
 mod resume;
 mod sql;
 mod tables;

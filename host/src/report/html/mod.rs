@@ -24,7 +24,7 @@ table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #e
 td.n,th.n{text-align:right}.figure{max-width:100%;height:auto;font-size:11px}
 .label{font-size:12px}.tick{fill:#555;font-size:11px}
 .ok{fill:#3a8d3a}.partial{fill:#e0a000}.failed{fill:#c62828}.commit{fill:#3366cc}.commit.failed{fill:#c62828}
-.time{fill:#5a7fb0}rect.bar:hover,circle.point:hover{stroke:#000;stroke-width:1.5}
+.time{fill:#5a7fb0}rect.bar{stroke:#fff;stroke-width:.5}rect.bar:hover,circle.point:hover{stroke:#000;stroke-width:1.5}
 .status-ok{color:#3a8d3a}.status-failed{color:#c62828}.reason{font-family:monospace;white-space:pre-wrap;word-break:break-all}
 #tip{position:fixed;display:none;background:#fffbe6;border:1px solid #999;padding:4px 8px;white-space:pre;font-size:12px;pointer-events:none}
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}";
@@ -178,7 +178,7 @@ fn balance(s: &mut String, r: &RunReport) {
 fn time_went(s: &mut String, r: &RunReport) {
     let t = &r.timeline.time;
     let mut items = vec![("reader".to_string(), t.reader)];
-    items.extend(t.transforms.iter().map(|x| (format!("transform {}", x.stage), x.seconds)));
+    items.extend(t.transforms.iter().map(|x| (x.stage.clone(), x.seconds)));
     items.push(("host (decode, route, set up)".into(), t.host));
     items.push(("backpressure wait".into(), t.backpressure));
     items.push(("writer (stage, write)".into(), t.writer));
