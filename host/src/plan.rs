@@ -21,6 +21,31 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+/// The key that identifies a split across runs: its id, and for file
+/// splits the file's size (a file that changed is not the same split).
+/// Commits record these keys; `--resume` and `skip_committed` compare them.
+pub fn split_key(id: &str, file_size: Option<u64>) -> String {
+    match file_size {
+        Some(size) => format!("{id}#{size}"),
+        None => id.to_string(),
+    }
+}
+
+/// The fingerprint of a plan: SHA-256 (hex) of the pipeline's name and its
+/// splits' keys in order. Two plans with the same fingerprint run the same
+/// splits over the same inputs, so a split list taken from `runtime plan
+/// --json` can be checked against the plan a later run makes.
+pub fn fingerprint(pipeline: &str, keys: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(pipeline.as_bytes());
+    for k in keys {
+        h.update(b"\n");
+        h.update(k.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// An input file found by the globs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFile {

@@ -14,6 +14,7 @@
 //! - `compat`: plugins built against the released WIT 0.1.0.
 //! - `report_html`: the HTML run report in headless Chromium.
 //! - `resume`: reruns over an existing table (resume, skip_committed, neither).
+//! - `splits`: `plan --json` fingerprints and `run --splits` (a plan run in parts).
 
 mod util;
 
@@ -28,5 +29,6 @@ mod pod_usage;
 mod pst;
 mod report_html;
 mod resume;
+mod splits;
 mod sql;
 mod tables;

@@ -88,6 +88,10 @@ enum Command {
         /// Continue an interrupted run: keep what its outputs already committed.
         #[arg(long)]
         resume: bool,
+        /// Run only the splits listed in FILE: the JSON of `runtime plan --json`
+        /// (checked against its fingerprint) or one split id per line.
+        #[arg(long, value_name = "FILE")]
+        splits: Option<PathBuf>,
     },
     /// Check a pipeline without reading or writing any data.
     #[command(after_help = validate_help())]
@@ -136,6 +140,7 @@ const fn run_help() -> &'static str {
   runtime run pipeline.toml --set run.max_failed_splits='\"5%\"' --set run.retries=0
   runtime run pipeline.toml --quiet || cat run.json
   runtime run pipeline.toml --resume
+  runtime plan pipeline.toml --json > plan.json && runtime run pipeline.toml --splits plan.json
 
 Progress goes to stderr: a bar on a terminal, a line every 10 s otherwise.
 
@@ -259,8 +264,18 @@ fn dispatch() -> Exit {
     }
     let out = Out { json: cli.log_format == LogFormat::Json, color: color_stderr() };
     let result = std::panic::catch_unwind(|| match cli.command {
-        Command::Run { pipeline, workers, report, report_html, overrides, quiet, resume } => {
-            let options = RunOptions { workers: workers.map(usize::from), resume };
+        Command::Run { pipeline, workers, report, report_html, overrides, quiet, resume, splits } => {
+            let splits = match splits.as_deref().map(run::read_splits).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    out.error_with_hint(
+                        &e,
+                        "write one split id per line, or save the output of `runtime plan --json`",
+                    );
+                    return Exit::Config;
+                }
+            };
+            let options = RunOptions { workers: workers.map(usize::from), resume, splits };
             let files = run::ReportFiles { json: report.as_deref(), html: report_html.as_deref() };
             run::run(&out, &pipeline, options, files, &overrides, quiet)
         }

@@ -30,8 +30,10 @@ pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, override
     let spread = worker_imbalance(&sizes, workers);
     let failing = splits.iter().filter(|s| s.error.is_some()).count();
     if json {
+        let keys = prepared.split_keys(&splits);
         let out = serde_json::json!({
             "pipeline": p.file.display().to_string(),
+            "fingerprint": crate::plan::fingerprint(&p.name, &keys),
             "reader": prepared.source.description.name,
             "planned_by": if plugin_planned { "plugin" } else { "host" },
             "files": files.len(),
@@ -44,8 +46,9 @@ pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, override
             "workers": workers,
             "worker_imbalance": (spread * 1000.0).round() / 1000.0,
             "splits_known_to_fail": failing,
-            "splits": splits.iter().map(|s| serde_json::json!({
+            "splits": splits.iter().zip(&keys).map(|(s, key)| serde_json::json!({
                 "id": s.split.id,
+                "key": key,
                 "input": s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.shown.clone()),
                 "offset": s.split.offset,
                 "length": s.split.length,

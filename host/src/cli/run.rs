@@ -3,7 +3,7 @@
 
 use super::output::Out;
 use crate::config::Override;
-use crate::exec::{self, RunOptions};
+use crate::exec::{self, RunOptions, SplitSelection};
 use crate::prepare::load;
 use crate::progress::{self, Progress};
 use crate::report::Exit;
@@ -73,4 +73,42 @@ pub fn run(
         eprint!("{}", report.summary(shown.as_deref()));
     }
     report.exit_code
+}
+
+/// Reads a `--splits` file: the JSON of `runtime plan --json` (its split ids
+/// and fingerprint) or a list of split ids, one per line (blank lines and
+/// lines starting with `#` are skipped).
+pub fn read_splits(path: &Path) -> Result<SplitSelection, String> {
+    let source = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--splits {source}: cannot read it: {e}"))?;
+    if text.trim_start().starts_with('{') {
+        let plan: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("--splits {source}: not valid JSON: {e}"))?;
+        let splits = plan["splits"].as_array().ok_or_else(|| {
+            format!("--splits {source}: a JSON list needs a `splits` array, as `runtime plan --json` writes")
+        })?;
+        let ids = splits
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s["id"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("--splits {source}: splits[{i}] has no `id`"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let fingerprint = plan["fingerprint"].as_str().map(str::to_string);
+        return Ok(SplitSelection { ids, fingerprint, source });
+    }
+    let ids: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Err(format!("--splits {source}: the list names no split"));
+    }
+    Ok(SplitSelection { ids, fingerprint: None, source })
 }

@@ -140,6 +140,17 @@ impl Prepared {
         }
     }
 
+    /// The key of each of `splits` (see [`plan::split_key`]).
+    pub fn split_keys(&self, splits: &[PlannedSplit]) -> Vec<String> {
+        splits
+            .iter()
+            .map(|s| {
+                let file = s.split.input.and_then(|i| self.source_files.get(i as usize));
+                plan::split_key(&s.split.id, file.map(|f| f.size))
+            })
+            .collect()
+    }
+
     /// A fresh source instance, initialised and configured: what every
     /// worker reads with.
     pub fn source_instance(&self, runtime: &Runtime) -> Result<ReaderInstance, CallError> {

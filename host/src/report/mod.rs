@@ -350,6 +350,15 @@ impl RunReport {
         self
     }
 
+    /// The run was refused before anything ran, for a usage mistake (a
+    /// `--splits` list that does not fit the plan, a `--resume` that cannot
+    /// mean anything): exit status 2, like a configuration error.
+    pub fn refused(self, error: String, started: Instant) -> Self {
+        let mut r = self.fatal(error, started);
+        r.exit_code = Exit::Config;
+        r
+    }
+
     /// Fills the report from the splits and the writer.
     pub fn complete(
         mut self,

@@ -165,7 +165,7 @@ pub struct OpenSink {
 /// Opens every sink: tables are created or checked (schema, earlier runs)
 /// before any split runs, so an incompatible table fails the run before
 /// anything is written.
-/// `keys` are the planned splits' keys (see [`table::split_key`]).
+/// `keys` are the planned splits' keys (see [`crate::plan::split_key`]).
 pub fn open_sinks(
     prepared: &Prepared,
     run: &RunIdentity,
