@@ -206,6 +206,26 @@ fn pod_usage_report_draws_every_split_on_its_worker() {
     assert!(time["reader"].as_f64().unwrap() > 0.0);
     assert_eq!(time["transforms"].as_array().unwrap().len(), 2, "labels and daily");
     assert!(!report["timeline"]["commits"].as_array().unwrap().is_empty());
+    // The plan drawn before the run: the same splits on the same lanes.
+    let plan = case.path("plan.html");
+    case.run(&[
+        "plan",
+        "pipeline.toml",
+        "-w",
+        "2",
+        "--set",
+        "source.max_split_bytes=\"64 KiB\"",
+        "--html",
+        plan.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let page = std::fs::read_to_string(&plan).unwrap();
+    assert_self_contained(&page);
+    let rendered = render(&case, &plan);
+    assert!(rendered.requested.is_empty(), "the plan page made requests: {:?}", rendered.requested);
+    assert!(rendered.png.starts_with(b"\x89PNG"));
+    assert_eq!(count(&rendered.dom, "class=\"lane\""), 2);
+    assert_eq!(count(&rendered.dom, "<rect class=\"bar ok\""), splits.len());
 }
 
 /// The control: a page that loads an image is seen by the proxy.

@@ -110,6 +110,9 @@ enum Command {
         /// Machine-readable output (every split).
         #[arg(long)]
         json: bool,
+        /// Also draw the planned splits, per worker, as a self-contained HTML page.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
         /// Workers to estimate the balance for (default: run.workers).
         #[arg(long, short = 'w', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         workers: Option<u16>,
@@ -186,6 +189,7 @@ const fn plan_help() -> &'static str {
   runtime plan pipeline.toml
   runtime plan pipeline.toml --workers 16
   runtime plan pipeline.toml --json | jq '.splits[0]'
+  runtime plan pipeline.toml --html plan.html   # the splits drawn per worker
 
 Sizes are bytes of input (file splits) or the plugin's estimate (key ranges of sql).
 Imbalance: the largest split over the mean, and the busiest worker's share over a fair
@@ -281,8 +285,8 @@ fn dispatch() -> Exit {
         }
         Command::Report { report, html } => report::report(&out, &report, html.as_deref()),
         Command::Validate { pipeline, overrides } => validate::validate(&out, &pipeline, &overrides),
-        Command::Plan { pipeline, json, workers, overrides } => {
-            plan::plan(&out, &pipeline, json, workers.map(usize::from), &overrides)
+        Command::Plan { pipeline, json, html, workers, overrides } => {
+            plan::plan(&out, &pipeline, json, html.as_deref(), workers.map(usize::from), &overrides)
         }
         Command::Plugins(PluginsCommand::List { json }) => plugins::plugins_list(json),
         Command::Plugins(PluginsCommand::Inspect { plugin, json }) => plugins::plugins_inspect(&plugin, json),

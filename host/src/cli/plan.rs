@@ -10,7 +10,14 @@ use crate::report::Exit;
 use crate::units::ByteSize;
 use std::path::Path;
 
-pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, overrides: &[Override]) -> Exit {
+pub fn plan(
+    out: &Out,
+    path: &Path,
+    json: bool,
+    html: Option<&Path>,
+    workers: Option<usize>,
+    overrides: &[Override],
+) -> Exit {
     let loaded = match load::load(path, overrides, workers) {
         Ok(x) => x,
         Err(e) => return out.load_error(&e),
@@ -29,6 +36,20 @@ pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, override
     let imbalance = if mean > 0.0 { max as f64 / mean } else { 1.0 };
     let spread = worker_imbalance(&sizes, workers);
     let failing = splits.iter().filter(|s| s.error.is_some()).count();
+    if let Some(h) = html {
+        let bars: Vec<(String, Option<String>, u64, Option<String>)> = splits
+            .iter()
+            .map(|s| {
+                let input = s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.shown.clone());
+                (s.split.id.clone(), input, s.split.size_hint, s.error.clone())
+            })
+            .collect();
+        let page = crate::report::html::render_plan(&p.name, &bars, workers, imbalance, spread);
+        if let Err(e) = std::fs::write(h, page) {
+            out.error(&format!("cannot write {}: {e}", h.display()));
+            return Exit::Failed;
+        }
+    }
     if json {
         let keys = prepared.split_keys(&splits);
         let out = serde_json::json!({

@@ -77,6 +77,38 @@ pub fn render(r: &RunReport) -> String {
     s
 }
 
+/// The page of `runtime plan --html`: the planned splits on the lanes a
+/// run would give them (largest first, each to the least loaded worker),
+/// with the plan's balance figures. `splits` are `(id, input, size, error)`.
+pub fn render_plan(
+    pipeline: &str,
+    splits: &[(String, Option<String>, u64, Option<String>)],
+    workers: usize,
+    imbalance: f64,
+    spread: f64,
+) -> String {
+    let total: u64 = splits.iter().map(|s| s.2).sum();
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\"><title>{}: plan</title><style>{STYLE}</style></head><body>\
+<h1>Plan of {}</h1><p>{} splits, {} in all, over {} worker{}; bars are the splits in plan order (largest first), each on the \
+worker that would be least loaded when it starts (hover for its name and size).</p>\
+<table id=\"balance\"><tr><td>largest split over the mean</td><td class=\"n\" id=\"planned-imbalance\">{imbalance:.2}</td></tr>\
+<tr><td>busiest worker's bytes over a fair share</td><td class=\"n\" id=\"planned-spread\">{spread:.2}</td></tr></table>",
+        esc(pipeline),
+        esc(pipeline),
+        group(splits.len() as u64),
+        ByteSize(total),
+        workers,
+        if workers == 1 { "" } else { "s" }
+    );
+    s.push_str(&svg::plan(splits, workers));
+    let _ = write!(s, "<div id=\"tip\"></div><script>{SCRIPT}</script></body></html>\n");
+    s
+}
+
 fn header(s: &mut String, r: &RunReport) {
     let _ = write!(
         s,

@@ -120,6 +120,72 @@ pub fn timeline(t: &Timeline, elapsed: f64) -> String {
     s
 }
 
+/// The plan drawn the same way: splits in plan order (largest first), each
+/// to the least loaded of `workers` lanes, along an axis of bytes.
+/// `splits` are `(id, input, size, error)`.
+pub fn plan(splits: &[(String, Option<String>, u64, Option<String>)], workers: usize) -> String {
+    let lanes = workers.max(1);
+    let mut loads = vec![0u64; lanes];
+    let mut placed = Vec::with_capacity(splits.len());
+    for (i, (_, _, size, _)) in splits.iter().enumerate() {
+        let w = (0..lanes).min_by_key(|w| loads[*w]).expect("at least one lane");
+        placed.push((i, w, loads[w]));
+        loads[w] += size;
+    }
+    let end = loads.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let plot = WIDTH - LEFT - RIGHT;
+    let x = |b: f64| LEFT + b / end * plot;
+    let height = lanes as f64 * LANE + 30.0;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg id="plan-svg" class="figure" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="planned splits per worker">"#
+    );
+    for tick in ticks(end) {
+        let _ = write!(
+            s,
+            r##"<line x1="{0:.1}" x2="{0:.1}" y1="0" y2="{1:.1}" stroke="#ddd"/><text x="{0:.1}" y="{2:.1}" class="tick" text-anchor="middle">{3}</text>"##,
+            x(tick),
+            lanes as f64 * LANE,
+            lanes as f64 * LANE + 14.0,
+            ByteSize(tick as u64)
+        );
+    }
+    for (w, load) in loads.iter().enumerate() {
+        let y = w as f64 * LANE;
+        let _ = write!(
+            s,
+            r#"<g class="lane" data-worker="{w}"><title>worker {w}: {} planned</title><text x="4" y="{:.1}" class="label">worker {w}</text>"#,
+            ByteSize(*load),
+            y + 15.0
+        );
+        for &(i, _, start) in placed.iter().filter(|p| p.1 == w) {
+            let (id, input, size, error) = &splits[i];
+            let x0 = x(start as f64);
+            let width = (x((start + size) as f64) - x0).max(1.0);
+            let title = format!(
+                "#{} {id}\n{}: {}{}",
+                i + 1,
+                input.as_deref().unwrap_or("(no input file)"),
+                ByteSize(*size),
+                error.as_deref().map(|e| format!("\nwill fail: {e}")).unwrap_or_default()
+            );
+            let _ = write!(
+                s,
+                r#"<rect class="bar {}" data-split="{}" x="{x0:.2}" y="{:.1}" width="{width:.2}" height="{:.1}"><title>{}</title></rect>"#,
+                if error.is_some() { "failed" } else { "ok" },
+                esc(id),
+                y + 3.0,
+                LANE - 6.0,
+                esc(&title)
+            );
+        }
+        s.push_str("</g>");
+    }
+    s.push_str("</svg>");
+    s
+}
+
 pub fn commit_title(c: &CommitEntry) -> String {
     format!(
         "commit of {} at {:.3} s, took {:.3} s{}{}{}",
