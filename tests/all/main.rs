@@ -3,6 +3,7 @@
 //!
 //! Where new tests go:
 //! - `pod_usage`: the pod-usage example against the spec's checksums.
+//! - `parquet`: the `parquet` reader against DuckDB (codecs, types, schemas, damage).
 //! - `external_plugin`: a plugin built outside the host's workspace.
 //! - `failures`: malformed lines, unreadable files, the error policy.
 //! - `hostile`: plugins that attack the sandbox; limits, grants, error policy.
@@ -25,6 +26,7 @@ mod external_plugin;
 mod failures;
 mod hardening;
 mod hostile;
+mod parquet;
 mod pod_usage;
 mod pst;
 mod report_html;

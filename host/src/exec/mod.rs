@@ -195,7 +195,11 @@ pub fn execute(
     }
     let nothing_to_resume = identity.resume && !sinks.is_empty() && sinks.iter().all(|s| s.opened.completed);
     let skip = sink::fully_committed(&sinks, &keys);
-    progress.start(splits.len() as u64, splits.iter().map(|s| s.split.size_hint).sum());
+    progress.start(
+        splits.len() as u64,
+        splits.iter().map(|s| s.split.size_hint).sum(),
+        splits.iter().map(|s| s.split.input),
+    );
 
     // Threads: writer, final stage, workers.
     let workers = opts.workers.unwrap_or(pipeline.run.workers).max(1);

@@ -17,14 +17,17 @@ pub mod projection;
 
 use crate::config::diagnostics::did_you_mean;
 use crate::config::{
-    ConfigError, ConfigErrors, Location, Pipeline, SideTableStage, SinkStage, StageCommon, TransformStage,
+    ConfigError, ConfigErrors, InputList, Location, Pipeline, SideTableStage, SinkStage, StageCommon,
+    TransformStage,
 };
 use crate::ipc;
+use crate::plan::list::ListError;
 use crate::plan::{self, PlanError, PlannedFile, PlannedSplit};
 use crate::plugin::instance::CallError;
 use crate::plugin::reader::Hints;
 use crate::plugin::{Kind, LoadedPlugin, Planning, ReaderInstance, Runtime};
 use arrow_schema::SchemaRef;
+use std::path::Path;
 use std::sync::Arc;
 
 /// When a stage's data flows.
@@ -195,8 +198,16 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
     // The source.
     let src = &pipeline.source;
     let hints = Hints { max_split_bytes: src.max_split_bytes, workers };
-    let started =
-        start_reader(runtime, &pipeline, &src.common, &src.inputs, &src.inputs_at, hints, "the source");
+    let started = start_reader(
+        runtime,
+        &pipeline,
+        &src.common,
+        &src.inputs,
+        &src.inputs_at,
+        src.inputs_from.as_ref(),
+        hints,
+        "the source",
+    );
     let StartedReader { plugin: source, files: source_files, schemas: outs, plan: source_plan } =
         match started {
             Ok(s) => s,
@@ -210,7 +221,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         source_outputs.push((name.clone(), streams.len()));
         streams.push(Stream { name, schema: schema.clone(), declared: schema, phase: Phase::Split });
     }
-    if src.inputs.is_empty() && source.description.planning != Planning::Plugin {
+    if src.inputs.is_empty() && src.inputs_from.is_none() && source.description.planning != Planning::Plugin {
         errors.push(
             ConfigError::new(
                 "source.inputs",
@@ -227,7 +238,8 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         let c = &st.common;
         let hints = Hints { max_split_bytes: u64::MAX, workers: 1 };
         let started =
-            match start_reader(runtime, &pipeline, c, &st.inputs, &st.inputs_at, hints, "a side table") {
+            match start_reader(runtime, &pipeline, c, &st.inputs, &st.inputs_at, None, hints, "a side table")
+            {
                 Ok(s) => s,
                 Err(e) => {
                     errors.0.extend(e.0);
@@ -457,6 +469,7 @@ fn start_reader(
     c: &StageCommon,
     inputs: &[String],
     inputs_at: &Option<Location>,
+    list: Option<&InputList>,
     hints: Hints,
     role: &str,
 ) -> Result<StartedReader, ConfigErrors> {
@@ -464,20 +477,28 @@ fn start_reader(
     if plugin.description.kind != Kind::Reader {
         return Err(stage_error(c, format!("`{}` is a transform; {role} needs a reader", c.plugin)).into());
     }
-    let (files, problems) = plan::expand_inputs_partial(&pipeline.dir, inputs);
-    if !problems.is_empty() {
+    let mut found = plan::Files::new(&pipeline.dir);
+    let mut errors = ConfigErrors::default();
+    for g in inputs {
         // Globs that match nothing are configuration problems, found
         // before anything runs.
-        let mut errors = ConfigErrors::default();
-        for m in problems {
+        if let Err(m) = found.add_glob(&pipeline.dir, g) {
             errors.push(
                 ConfigError::new(format!("{}.inputs", c.id), m.to_string())
                     .at(inputs_at.clone())
                     .hint("paths and globs are relative to the pipeline file's folder"),
             );
         }
+    }
+    if let Some(list) = list {
+        if let Err(e) = plan::list::add_list(&mut found, &list.path, &list.shown) {
+            list_errors(&mut errors, pipeline, list, e);
+        }
+    }
+    if !errors.0.is_empty() {
         return Err(errors);
     }
+    let files = found.finish();
     let mut reader =
         runtime.reader(&plugin, c).and_then(|mut r| r.init(&c.options).map(|_| r)).map_err(|e| match e {
             CallError::Plugin { .. } => option_error(c, &e),
@@ -502,6 +523,42 @@ fn start_reader(
         planned = Some(plan::plan_splits(&mut reader, &plugin, &files, hints).map_err(plan_error)?);
     }
     Ok(StartedReader { plugin, files, schemas, plan: planned })
+}
+
+/// A list file's problems as configuration errors, each pointing at its
+/// line of the list file.
+fn list_errors(errors: &mut ConfigErrors, pipeline: &Pipeline, list: &InputList, e: ListError) {
+    let key = "source.inputs_from";
+    match e {
+        ListError::Lines { problems, more } => {
+            let file = pipeline.file.parent().unwrap_or(Path::new("")).join(&list.shown);
+            for p in problems {
+                let start = p.text.len() - p.text.trim_start().len();
+                let at = Location {
+                    file: file.clone(),
+                    line: p.line,
+                    column: p.text[..start].chars().count() + 1,
+                    width: p.text.trim().chars().count().max(1),
+                    source_line: p.text.clone(),
+                };
+                errors.push(
+                    ConfigError::new(key, p.reason)
+                        .at(Some(at))
+                        .hint("lines of a list file are relative to the list file's folder"),
+                );
+            }
+            if more > 0 {
+                errors.push(
+                    ConfigError::new(
+                        key,
+                        format!("{more} more line(s) of {} name no usable input", list.shown),
+                    )
+                    .at(list.at.clone()),
+                );
+            }
+        }
+        e => errors.push(ConfigError::new(key, e.to_string()).at(list.at.clone())),
+    }
 }
 
 fn resolve_input(
