@@ -13,6 +13,7 @@
 //! - `sql`: the `sql` reader against PostgreSQL and SQLite; kills, grants.
 //! - `cli`: command output and config errors (snapshots).
 //! - `compat`: plugins built against the released WIT 0.1.0.
+//! - `report_html`: the HTML run report in headless Chromium.
 //! - `resume`: reruns over an existing table (resume, skip_committed, neither).
 //! - `splits`: `plan --json` fingerprints and `run --splits` (a plan run in parts).
 
@@ -28,6 +29,7 @@ mod hostile;
 mod parquet;
 mod pod_usage;
 mod pst;
+mod report_html;
 mod resume;
 mod splits;
 mod sql;

@@ -10,20 +10,29 @@ use crate::report::Exit;
 use std::io::IsTerminal;
 use std::path::Path;
 
+/// Where the run's report goes: `--report` (JSON), `--report-html`.
+#[derive(Clone, Copy, Default)]
+pub struct ReportFiles<'a> {
+    pub json: Option<&'a Path>,
+    pub html: Option<&'a Path>,
+}
+
 pub fn run(
     out: &Out,
     path: &Path,
     options: RunOptions,
-    report_path: Option<&Path>,
+    files: ReportFiles<'_>,
     overrides: &[Override],
     quiet: bool,
 ) -> Exit {
-    if let Some(r) = report_path {
+    let report_path = files.json;
+    let named = [("--report", files.json), ("--report-html", files.html)];
+    for (flag, r) in named.iter().filter_map(|(f, r)| r.map(|r| (f, r))) {
         let parent = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
             out.error_with_hint(
                 &format!(
-                    "--report {}: the folder {} does not exist; nothing was run",
+                    "{flag} {}: the folder {} does not exist; nothing was run",
                     r.display(),
                     parent.display()
                 ),
@@ -52,6 +61,13 @@ pub fn run(
             eprint!("{}", report.summary(None));
             return Exit::Failed;
         }
+    }
+    if let Some(h) = files.html
+        && let Err(e) = super::report::write_html(&report, h)
+    {
+        out.error(&e.to_string());
+        eprint!("{}", report.summary(shown.as_deref()));
+        return Exit::Failed;
     }
     if !quiet || report.exit_code != Exit::Ok {
         eprint!("{}", report.summary(shown.as_deref()));

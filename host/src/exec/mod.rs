@@ -222,6 +222,7 @@ pub fn execute(
         failed: AtomicU64::new(0),
         total: splits.len() as u64,
         progress,
+        started,
     };
     let records: Mutex<Vec<SplitRecord>> = Mutex::new(Vec::with_capacity(splits.len()));
     let policy = pipeline.run.max_failed_splits;
@@ -290,7 +291,7 @@ pub fn execute(
                     }
                     let me = rayon::current_thread_index().unwrap_or(0);
                     let mut worker = slots[me].lock().unwrap();
-                    let record = crate::panics::catch(|| worker.run_split(ctx_ref, index, planned))
+                    let record = crate::panics::catch(|| worker.run_split(ctx_ref, me, index, planned))
                         .unwrap_or_else(|panic| {
                             // The worker's instances may be mid-call: start
                             // afresh, and drop whatever the split staged.

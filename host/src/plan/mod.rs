@@ -299,6 +299,23 @@ pub fn plan_files(files: &[PlannedFile], planning: Planning, max_split_bytes: u6
     out
 }
 
+/// How evenly `sizes` (largest first) spread over `workers` when each split
+/// goes to the least busy worker: the busiest worker's load over a fair
+/// share (1.0 is perfect).
+pub fn worker_imbalance(sizes: &[u64], workers: usize) -> f64 {
+    let total: u64 = sizes.iter().sum();
+    if total == 0 || workers == 0 {
+        return 1.0;
+    }
+    let mut loads = vec![0u64; workers.min(sizes.len()).max(1)];
+    for &s in sizes {
+        let least = loads.iter_mut().min().expect("at least one worker");
+        *least += s;
+    }
+    let busiest = *loads.iter().max().unwrap_or(&0) as f64;
+    busiest / (total as f64 / workers.min(sizes.len()).max(1) as f64)
+}
+
 /// Orders splits largest first (stable: equal sizes keep plan order).
 pub fn largest_first(splits: &mut [PlannedSplit]) {
     splits.sort_by_key(|s| std::cmp::Reverse(s.split.size_hint));
@@ -360,6 +377,16 @@ pub fn count_delimiters(path: &Path, offset: u64, delim: u8) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn balance_over_workers() {
+        assert_eq!(worker_imbalance(&[10, 10, 10, 10], 2), 1.0);
+        // 9 + 1 vs 5 + 5: largest first to the least busy gives 9 | 5+1+... = 9 vs 6.
+        assert!((worker_imbalance(&[9, 5, 1, 1], 2) - 9.0 / 8.0).abs() < 1e-9);
+        assert_eq!(worker_imbalance(&[], 4), 1.0);
+        // More workers than splits: the fair share is over the splits.
+        assert_eq!(worker_imbalance(&[4, 4], 8), 1.0);
+    }
 
     fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
         let p = dir.join(name);
