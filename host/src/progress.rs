@@ -60,6 +60,11 @@ struct Shared {
     bytes_total: AtomicU64,
     splits_done: AtomicU64,
     splits_failed: AtomicU64,
+    /// Input files with splits, and those whose splits have all ended.
+    files_total: AtomicU64,
+    files_done: AtomicU64,
+    /// Splits not yet ended, per input file index.
+    splits_left: Mutex<Vec<u32>>,
     rows: AtomicU64,
     bytes: AtomicU64,
     /// Plain lines printed by the ticker.
@@ -81,6 +86,8 @@ pub struct Snapshot {
     pub splits_done: u64,
     pub splits_total: u64,
     pub splits_failed: u64,
+    pub files_done: u64,
+    pub files_total: u64,
     pub rows: u64,
     pub bytes: u64,
     pub bytes_total: u64,
@@ -136,12 +143,26 @@ impl Snapshot {
     /// One plain progress line.
     pub fn line(&self) -> String {
         format!(
-            "progress: {}/{} splits  {}  elapsed {}",
+            "progress: {}/{} splits  {}{}  elapsed {}",
             self.splits_done,
             self.splits_total,
+            self.files(),
             self.rates(),
             duration(self.elapsed)
         )
+    }
+
+    /// What the progress bar shows beside the splits.
+    fn bar_message(&self) -> String {
+        format!("{}{}", self.files(), self.rates())
+    }
+
+    /// `3/400,000 files  ` when the run reads input files, else nothing.
+    fn files(&self) -> String {
+        match self.files_total {
+            0 => String::new(),
+            total => format!("{}/{} files  ", group(self.files_done), group(total)),
+        }
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -151,6 +172,8 @@ impl Snapshot {
                 "splits_done": self.splits_done,
                 "splits_total": self.splits_total,
                 "splits_failed": self.splits_failed,
+                "files_done": self.files_done,
+                "files_total": self.files_total,
                 "rows": self.rows,
                 "bytes": self.bytes,
                 "bytes_total": self.bytes_total,
@@ -201,6 +224,9 @@ impl Progress {
                 bytes_total: AtomicU64::new(0),
                 splits_done: AtomicU64::new(0),
                 splits_failed: AtomicU64::new(0),
+                files_total: AtomicU64::new(0),
+                files_done: AtomicU64::new(0),
+                splits_left: Mutex::new(Vec::new()),
                 rows: AtomicU64::new(0),
                 bytes: AtomicU64::new(0),
                 lines: AtomicU64::new(0),
@@ -221,15 +247,27 @@ impl Progress {
         })
     }
 
-    /// The splits are planned: `splits` of them over `bytes` of input.
-    pub fn start(&self, splits: u64, bytes: u64) {
+    /// The splits are planned: `splits` of them over `bytes` of input,
+    /// reading the input files `inputs` (a split's input file index).
+    pub fn start(&self, splits: u64, bytes: u64, inputs: impl Iterator<Item = Option<u32>>) {
         let sh = &self.shared;
+        {
+            let mut left = sh.splits_left.lock().unwrap();
+            for i in inputs.flatten() {
+                let i = i as usize;
+                if left.len() <= i {
+                    left.resize(i + 1, 0);
+                }
+                left[i] += 1;
+            }
+            sh.files_total.store(left.iter().filter(|n| **n > 0).count() as u64, Ordering::Relaxed);
+        }
         sh.splits_total.store(splits, Ordering::Relaxed);
         sh.bytes_total.store(bytes, Ordering::Relaxed);
         if let Display::Bar(b) = &sh.display {
             b.set_length(splits);
             b.set_position(0);
-            b.set_message(sh.snapshot().rates());
+            b.set_message(sh.snapshot().bar_message());
         }
         if matches!(sh.display, Display::Quiet) {
             return;
@@ -267,6 +305,15 @@ impl Progress {
     pub fn split_done(&self, r: &SplitRecord) {
         let sh = &self.shared;
         sh.splits_done.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = r.input_index {
+            let mut left = sh.splits_left.lock().unwrap();
+            if let Some(n) = left.get_mut(i as usize).filter(|n| **n > 0) {
+                *n -= 1;
+                if *n == 0 {
+                    sh.files_done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
         if !matches!(r.status, SplitStatus::Failed { .. } | SplitStatus::Skipped) {
             sh.rows.fetch_add(r.rows, Ordering::Relaxed);
         }
@@ -275,7 +322,7 @@ impl Progress {
         // 100%.
         sh.bytes.fetch_add(r.bytes_read.min(r.size), Ordering::Relaxed);
         if let Display::Bar(b) = &sh.display {
-            b.set_message(sh.snapshot().rates());
+            b.set_message(sh.snapshot().bar_message());
             b.inc(1);
         }
     }
@@ -322,6 +369,8 @@ impl Shared {
             splits_done: self.splits_done.load(Ordering::Relaxed),
             splits_total: self.splits_total.load(Ordering::Relaxed),
             splits_failed: self.splits_failed.load(Ordering::Relaxed),
+            files_done: self.files_done.load(Ordering::Relaxed),
+            files_total: self.files_total.load(Ordering::Relaxed),
             rows: self.rows.load(Ordering::Relaxed),
             bytes: match self.bytes_total.load(Ordering::Relaxed) {
                 0 => self.bytes.load(Ordering::Relaxed),
@@ -382,6 +431,8 @@ mod tests {
             splits_done: done,
             splits_total: 10,
             splits_failed: 0,
+            files_done: 0,
+            files_total: 0,
             rows: 1000 * elapsed,
             bytes,
             bytes_total,
@@ -401,6 +452,12 @@ mod tests {
         assert_eq!(
             s.line(),
             "progress: 3/10 splits  1 MiB of 4 MiB  1,000 rows/s  256 KiB/s  eta 12s  elapsed 4s"
+        );
+        let files = Snapshot { files_done: 1200, files_total: 400_000, ..s };
+        assert!(
+            files.line().starts_with("progress: 3/10 splits  1,200/400,000 files  1 MiB of 4 MiB"),
+            "{}",
+            files.line()
         );
         assert_eq!(duration(Duration::from_secs(185)), "3m 05s");
         assert_eq!(duration(Duration::from_secs(3720)), "1h 02m");

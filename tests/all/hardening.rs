@@ -38,6 +38,10 @@ fn run_within(
     let report = std::fs::read_to_string(case.path("report.json"))
         .map(|t| serde_json::from_str(&t).unwrap())
         .unwrap_or(serde_json::Value::Null);
+    // Whatever went wrong, the host stayed small.
+    if let Some(peak) = report["peak_rss_bytes"].as_u64() {
+        assert!(peak < 512 << 20, "peak RSS {} MiB", peak >> 20);
+    }
     (crate::util::Run { output }, report)
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Where new tests go:
 //! - `pod_usage`: the pod-usage example against the spec's checksums.
+//! - `parquet`: the `parquet` reader against DuckDB (codecs, types, schemas, damage).
 //! - `external_plugin`: a plugin built outside the host's workspace.
 //! - `failures`: malformed lines, unreadable files, the error policy.
 //! - `hostile`: plugins that attack the sandbox; limits, grants, error policy.
@@ -13,7 +14,9 @@
 //! - `cli`: command output and config errors (snapshots).
 //! - `compat`: plugins built against the released WIT 0.1.0.
 //! - `python_plugins`: Python plugins (the examples, a hostile one) built with componentize-py.
+//! - `report_html`: the HTML run report in headless Chromium.
 //! - `resume`: reruns over an existing table (resume, skip_committed, neither).
+//! - `splits`: `plan --json` fingerprints and `run --splits` (a plan run in parts).
 
 mod util;
 
@@ -24,9 +27,12 @@ mod external_plugin;
 mod failures;
 mod hardening;
 mod hostile;
+mod parquet;
 mod pod_usage;
 mod pst;
 mod python_plugins;
+mod report_html;
 mod resume;
+mod splits;
 mod sql;
 mod tables;

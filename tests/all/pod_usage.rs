@@ -7,8 +7,8 @@ use crate::util::{Case, checksum, checksum_line, read_parquet, repo};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EDGE: &str = "CHECKSUM rows=5 pod_count=8 pod_usage_cpu_core_hours=9.000000 pod_request_cpu_core_hours=18.000000 pod_usage_memory_gigabyte_hours=9.000000 pod_request_memory_gigabyte_hours=18.000000 labels_chars=191";
-const ROWS_200K: &str = "CHECKSUM rows=13745 pod_count=15849 pod_usage_cpu_core_hours=115444.602539 pod_request_cpu_core_hours=202890.000000 pod_usage_memory_gigabyte_hours=291468.257812 pod_request_memory_gigabyte_hours=387510.000000 labels_chars=6062899";
+pub const EDGE: &str = "CHECKSUM rows=5 pod_count=8 pod_usage_cpu_core_hours=9.000000 pod_request_cpu_core_hours=18.000000 pod_usage_memory_gigabyte_hours=9.000000 pod_request_memory_gigabyte_hours=18.000000 labels_chars=191";
+pub const ROWS_200K: &str = "CHECKSUM rows=13745 pod_count=15849 pod_usage_cpu_core_hours=115444.602539 pod_request_cpu_core_hours=202890.000000 pod_usage_memory_gigabyte_hours=291468.257812 pod_request_memory_gigabyte_hours=387510.000000 labels_chars=6062899";
 const ROWS_1M: &str = "CHECKSUM rows=61070 pod_count=71394 pod_usage_cpu_core_hours=589728.436523 pod_request_cpu_core_hours=1014450.000000 pod_usage_memory_gigabyte_hours=1453403.672852 pod_request_memory_gigabyte_hours=1937550.000000 labels_chars=26741787";
 
 /// A case holding the example's pipeline.toml, with `data/` from `data_dir`.
@@ -27,7 +27,7 @@ fn example_with_data(data_dir: &Path) -> Case {
 }
 
 /// Generated input of `rows` rows (seed 42), cached under target/.
-fn generated(rows: u64) -> PathBuf {
+pub fn generated(rows: u64) -> PathBuf {
     let dir = repo().join("target").join("test-data").join(format!("pod-usage-{rows}"));
     let done = dir.join(".complete");
     if !done.exists() {

@@ -1,4 +1,4 @@
-//! The command line: `run`, `validate`, `plan`, `plugins list`,
+//! The command line: `run`, `validate`, `plan`, `report`, `plugins list`,
 //! `plugins inspect`, one module per command over the library. Every
 //! pipeline command loads configuration through the same code
 //! ([`crate::prepare::load`]), so `validate` reports exactly what `run`
@@ -13,6 +13,7 @@
 mod output;
 mod plan;
 mod plugins;
+mod report;
 mod run;
 mod validate;
 
@@ -44,6 +45,7 @@ const fn const_format_help() -> &'static str {
   runtime validate pipeline.toml
   runtime plan pipeline.toml
   runtime run pipeline.toml --workers 8 --report run.json
+  runtime report run.json --html run.html
   runtime plugins list
   runtime plugins inspect ndjson
 
@@ -74,6 +76,9 @@ enum Command {
         /// Write the JSON run report to this file.
         #[arg(long, value_name = "FILE.json")]
         report: Option<PathBuf>,
+        /// Write the run report as a self-contained HTML page (timeline, balance, failures).
+        #[arg(long, value_name = "FILE.html")]
+        report_html: Option<PathBuf>,
         /// Override a pipeline value (a TOML value; repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<Override>,
@@ -83,6 +88,10 @@ enum Command {
         /// Continue an interrupted run: keep what its outputs already committed.
         #[arg(long)]
         resume: bool,
+        /// Run only the splits listed in FILE: the JSON of `runtime plan --json`
+        /// (checked against its fingerprint) or one split id per line.
+        #[arg(long, value_name = "FILE")]
+        splits: Option<PathBuf>,
     },
     /// Check a pipeline without reading or writing any data.
     #[command(after_help = validate_help())]
@@ -101,12 +110,25 @@ enum Command {
         /// Machine-readable output (every split).
         #[arg(long)]
         json: bool,
+        /// Also draw the planned splits, per worker, as a self-contained HTML page.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
         /// Workers to estimate the balance for (default: run.workers).
         #[arg(long, short = 'w', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
         workers: Option<u16>,
         /// Plan the pipeline as `run --set` would see it.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<Override>,
+    },
+    /// Show a JSON run report again: its summary, or its HTML page with --html.
+    #[command(after_help = report_help())]
+    Report {
+        /// A report written by `runtime run --report`.
+        #[arg(value_name = "RUN.json")]
+        report: PathBuf,
+        /// Write the self-contained HTML page (timeline, balance, failures, outputs) here.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
     },
     /// List or inspect plugins.
     #[command(subcommand)]
@@ -117,9 +139,11 @@ const fn run_help() -> &'static str {
     "Examples:
   runtime run examples/pod-usage/pipeline.toml
   runtime run pipeline.toml --workers 4 --report run.json
+  runtime run pipeline.toml --report-html run.html   # open it in a browser
   runtime run pipeline.toml --set run.max_failed_splits='\"5%\"' --set run.retries=0
   runtime run pipeline.toml --quiet || cat run.json
   runtime run pipeline.toml --resume
+  runtime plan pipeline.toml --json > plan.json && runtime run pipeline.toml --splits plan.json
 
 Progress goes to stderr: a bar on a terminal, a line every 10 s otherwise.
 
@@ -135,6 +159,17 @@ Environment:
   RUNTIME_LOG                log filter: warn (default), info, debug, plugin=debug
   RUNTIME_PROGRESS_INTERVAL  seconds between progress lines when stderr is not a terminal (10)
   NO_COLOR                   set to anything: no colors"
+}
+
+const fn report_help() -> &'static str {
+    "Examples:
+  runtime report run.json                  # the run's summary again
+  runtime report run.json --html run.html  # the page: open run.html in a browser
+
+The page is one file with no external resources (it loads nothing, scripts are optional):
+a timeline with a lane per worker and a bar per split, split size against duration, the
+plan's balance beside the measured one, where time went, failures, rejects and outputs.
+Exit status: 0 ok, 1 the page could not be written, 2 not a readable report."
 }
 
 const fn validate_help() -> &'static str {
@@ -154,6 +189,7 @@ const fn plan_help() -> &'static str {
   runtime plan pipeline.toml
   runtime plan pipeline.toml --workers 16
   runtime plan pipeline.toml --json | jq '.splits[0]'
+  runtime plan pipeline.toml --html plan.html   # the splits drawn per worker
 
 Sizes are bytes of input (file splits) or the plugin's estimate (key ranges of sql).
 Imbalance: the largest split over the mean, and the busiest worker's share over a fair
@@ -232,13 +268,25 @@ fn dispatch() -> Exit {
     }
     let out = Out { json: cli.log_format == LogFormat::Json, color: color_stderr() };
     let result = std::panic::catch_unwind(|| match cli.command {
-        Command::Run { pipeline, workers, report, overrides, quiet, resume } => {
-            let options = RunOptions { workers: workers.map(usize::from), resume };
-            run::run(&out, &pipeline, options, report.as_deref(), &overrides, quiet)
+        Command::Run { pipeline, workers, report, report_html, overrides, quiet, resume, splits } => {
+            let splits = match splits.as_deref().map(run::read_splits).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    out.error_with_hint(
+                        &e,
+                        "write one split id per line, or save the output of `runtime plan --json`",
+                    );
+                    return Exit::Config;
+                }
+            };
+            let options = RunOptions { workers: workers.map(usize::from), resume, splits };
+            let files = run::ReportFiles { json: report.as_deref(), html: report_html.as_deref() };
+            run::run(&out, &pipeline, options, files, &overrides, quiet)
         }
+        Command::Report { report, html } => report::report(&out, &report, html.as_deref()),
         Command::Validate { pipeline, overrides } => validate::validate(&out, &pipeline, &overrides),
-        Command::Plan { pipeline, json, workers, overrides } => {
-            plan::plan(&out, &pipeline, json, workers.map(usize::from), &overrides)
+        Command::Plan { pipeline, json, html, workers, overrides } => {
+            plan::plan(&out, &pipeline, json, html.as_deref(), workers.map(usize::from), &overrides)
         }
         Command::Plugins(PluginsCommand::List { json }) => plugins::plugins_list(json),
         Command::Plugins(PluginsCommand::Inspect { plugin, json }) => plugins::plugins_inspect(&plugin, json),

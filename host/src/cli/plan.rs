@@ -3,30 +3,21 @@
 
 use super::output::{Out, plural};
 use crate::config::Override;
+use crate::plan::worker_imbalance;
 use crate::plugin;
 use crate::prepare::load;
 use crate::report::Exit;
 use crate::units::ByteSize;
 use std::path::Path;
 
-/// How evenly `sizes` (largest first) spread over `workers` when each split
-/// goes to the least busy worker: the busiest worker's load over a fair
-/// share (1.0 is perfect).
-pub fn worker_imbalance(sizes: &[u64], workers: usize) -> f64 {
-    let total: u64 = sizes.iter().sum();
-    if total == 0 || workers == 0 {
-        return 1.0;
-    }
-    let mut loads = vec![0u64; workers.min(sizes.len()).max(1)];
-    for &s in sizes {
-        let least = loads.iter_mut().min().expect("at least one worker");
-        *least += s;
-    }
-    let busiest = *loads.iter().max().unwrap_or(&0) as f64;
-    busiest / (total as f64 / workers.min(sizes.len()).max(1) as f64)
-}
-
-pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, overrides: &[Override]) -> Exit {
+pub fn plan(
+    out: &Out,
+    path: &Path,
+    json: bool,
+    html: Option<&Path>,
+    workers: Option<usize>,
+    overrides: &[Override],
+) -> Exit {
     let loaded = match load::load(path, overrides, workers) {
         Ok(x) => x,
         Err(e) => return out.load_error(&e),
@@ -45,9 +36,25 @@ pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, override
     let imbalance = if mean > 0.0 { max as f64 / mean } else { 1.0 };
     let spread = worker_imbalance(&sizes, workers);
     let failing = splits.iter().filter(|s| s.error.is_some()).count();
+    if let Some(h) = html {
+        let bars: Vec<(String, Option<String>, u64, Option<String>)> = splits
+            .iter()
+            .map(|s| {
+                let input = s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.shown.clone());
+                (s.split.id.clone(), input, s.split.size_hint, s.error.clone())
+            })
+            .collect();
+        let page = crate::report::html::render_plan(&p.name, &bars, workers, imbalance, spread);
+        if let Err(e) = std::fs::write(h, page) {
+            out.error(&format!("cannot write {}: {e}", h.display()));
+            return Exit::Failed;
+        }
+    }
     if json {
+        let keys = prepared.split_keys(&splits);
         let out = serde_json::json!({
             "pipeline": p.file.display().to_string(),
+            "fingerprint": crate::plan::fingerprint(&p.name, &keys),
             "reader": prepared.source.description.name,
             "planned_by": if plugin_planned { "plugin" } else { "host" },
             "files": files.len(),
@@ -60,8 +67,9 @@ pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, override
             "workers": workers,
             "worker_imbalance": (spread * 1000.0).round() / 1000.0,
             "splits_known_to_fail": failing,
-            "splits": splits.iter().map(|s| serde_json::json!({
+            "splits": splits.iter().zip(&keys).map(|(s, key)| serde_json::json!({
                 "id": s.split.id,
+                "key": key,
                 "input": s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.shown.clone()),
                 "offset": s.split.offset,
                 "length": s.split.length,
@@ -122,19 +130,4 @@ pub fn plan(out: &Out, path: &Path, json: bool, workers: Option<usize>, override
         println!("  ... {} more (--json lists every split)", splits.len() - SHOWN);
     }
     Exit::Ok
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn balance_over_workers() {
-        assert_eq!(worker_imbalance(&[10, 10, 10, 10], 2), 1.0);
-        // 9 + 1 vs 5 + 5: largest first to the least busy gives 9 | 5+1+... = 9 vs 6.
-        assert!((worker_imbalance(&[9, 5, 1, 1], 2) - 9.0 / 8.0).abs() < 1e-9);
-        assert_eq!(worker_imbalance(&[], 4), 1.0);
-        // More workers than splits: the fair share is over the splits.
-        assert_eq!(worker_imbalance(&[4, 4], 8), 1.0);
-    }
 }

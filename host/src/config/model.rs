@@ -129,7 +129,20 @@ pub struct SourceStage {
     /// Globs as written (relative to `Pipeline::dir`).
     pub inputs: Vec<String>,
     pub inputs_at: Option<Location>,
+    /// `inputs_from`: a file listing more inputs.
+    pub inputs_from: Option<InputList>,
     pub max_split_bytes: u64,
+}
+
+/// A list file of inputs (`[source] inputs_from`), read when inputs are
+/// expanded, not while the configuration is checked.
+#[derive(Debug, Clone)]
+pub struct InputList {
+    /// Resolved against the pipeline's folder.
+    pub path: PathBuf,
+    /// As written.
+    pub shown: String,
+    pub at: Option<Location>,
 }
 
 #[derive(Debug, Clone)]

@@ -63,6 +63,10 @@ pub struct RawSource {
     /// Input files: paths or globs, relative to the pipeline file.
     #[serde(default)]
     pub inputs: Option<Spanned<OneOrMany>>,
+    /// A text file listing more inputs, one path or glob per line (relative
+    /// to the list file's folder; `#` comments and blank lines skipped).
+    #[serde(default)]
+    pub inputs_from: Option<Spanned<String>>,
     /// Plugin options, checked by the plugin itself.
     #[serde(default)]
     pub options: Option<Spanned<toml::Table>>,

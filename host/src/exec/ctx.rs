@@ -13,6 +13,7 @@ use crate::sink::WriterTx;
 use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Partial aggregation states of one split, by transform.
 pub enum FinalMsg {
@@ -32,6 +33,8 @@ pub struct Ctx {
     pub failed: AtomicU64,
     pub total: u64,
     pub progress: Progress,
+    /// When the run started: split times are offsets from it.
+    pub started: Instant,
 }
 
 impl Ctx {

@@ -72,6 +72,8 @@ pub fn run(ctx: &Ctx, rx: Receiver<FinalMsg>) -> Result<FinalReport, ExecError> 
         return Err(e);
     }
     report.sink_rows = router.sink_rows.clone();
+    report.transform_time = router.transform_time.clone();
+    report.send_wait = router.send_wait;
     let _ = ctx.writer.send(WriterMsg::Commit(Unit::Final));
     Ok(report)
 }

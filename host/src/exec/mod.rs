@@ -82,6 +82,59 @@ pub struct RunOptions {
     /// `--resume`: continue an interrupted run where its sinks support it
     /// (Delta, Parquet), instead of starting the outputs afresh.
     pub resume: bool,
+    /// `--splits`: run only these splits of the plan.
+    pub splits: Option<SplitSelection>,
+}
+
+/// The splits a run is limited to (`run --splits FILE`): ids from a plan,
+/// and that plan's fingerprint when the list came from `runtime plan --json`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SplitSelection {
+    pub ids: Vec<String>,
+    pub fingerprint: Option<String>,
+    /// Where the list came from, for messages.
+    pub source: String,
+}
+
+impl SplitSelection {
+    /// The planned splits named by the selection, in plan order. Refused,
+    /// with the reason, when the plan has changed since the list was made
+    /// or when the list names splits the plan does not have.
+    pub fn select(
+        &self,
+        pipeline: &str,
+        splits: &[crate::plan::PlannedSplit],
+        keys: &[String],
+    ) -> Result<Vec<crate::plan::PlannedSplit>, String> {
+        if let Some(want) = &self.fingerprint {
+            let now = crate::plan::fingerprint(pipeline, keys);
+            if &now != want {
+                return Err(format!(
+                    "--splits {}: the plan has changed since that list was made (fingerprint {} then, {} now: \
+                     inputs were added, removed or changed); plan again with `runtime plan --json`",
+                    self.source,
+                    &want[..want.len().min(12)],
+                    &now[..12]
+                ));
+            }
+        }
+        let wanted: std::collections::HashSet<&str> = self.ids.iter().map(String::as_str).collect();
+        let known: std::collections::HashSet<&str> = splits.iter().map(|s| s.split.id.as_str()).collect();
+        let unknown: Vec<&str> =
+            self.ids.iter().map(String::as_str).filter(|id| !known.contains(id)).collect();
+        if !unknown.is_empty() {
+            let shown: Vec<String> = unknown.iter().take(5).map(|id| format!("`{id}`")).collect();
+            return Err(format!(
+                "--splits {}: {} of its {} splits are not in this pipeline's plan: {}{}; see `runtime plan` for the split ids",
+                self.source,
+                unknown.len(),
+                self.ids.len(),
+                shown.join(", "),
+                if unknown.len() > 5 { ", ..." } else { "" }
+            ));
+        }
+        Ok(splits.iter().filter(|s| wanted.contains(s.split.id.as_str())).cloned().collect())
+    }
 }
 
 /// Runs a prepared pipeline to the end and reports what happened.
@@ -109,23 +162,20 @@ pub fn execute(
     // Plan (plugin-planned readers were planned while preparing).
     let pipeline = &prepared.pipeline;
     let files = prepared.source_files.clone();
-    let splits = prepared.source_splits();
+    let mut splits = prepared.source_splits();
+    if let Some(only) = &opts.splits {
+        let keys = prepared.split_keys(&splits);
+        match only.select(&pipeline.name, &splits, &keys) {
+            Ok(kept) => splits = kept,
+            Err(problem) => return report.refused(problem, started),
+        }
+    }
     report.splits_total = splits.len() as u64;
 
     // Open the sinks before any split runs: a table whose schema does not
     // fit fails the run here, before anything is written; earlier runs'
     // commits say which splits to skip.
-    let keys: Arc<Vec<String>> = Arc::new(
-        splits
-            .iter()
-            .map(|s| {
-                sink::table::split_key(
-                    &s.split.id,
-                    s.split.input.and_then(|i| files.get(i as usize)).map(|f| f.size),
-                )
-            })
-            .collect(),
-    );
+    let keys: Arc<Vec<String>> = Arc::new(prepared.split_keys(&splits));
     let mut identity = sink::table::RunIdentity {
         run_id: uuid::Uuid::new_v4().to_string(),
         pipeline: pipeline.name.clone(),
@@ -141,11 +191,15 @@ pub fn execute(
     }
     report.run_id = identity.run_id.clone();
     if let Some(problem) = resume_changed_inputs(&sinks, &keys, &identity.run_id) {
-        return report.fatal(problem, started);
+        return report.refused(problem, started);
     }
     let nothing_to_resume = identity.resume && !sinks.is_empty() && sinks.iter().all(|s| s.opened.completed);
     let skip = sink::fully_committed(&sinks, &keys);
-    progress.start(splits.len() as u64, splits.iter().map(|s| s.split.size_hint).sum());
+    progress.start(
+        splits.len() as u64,
+        splits.iter().map(|s| s.split.size_hint).sum(),
+        splits.iter().map(|s| s.split.input),
+    );
 
     // Threads: writer, final stage, workers.
     let workers = opts.workers.unwrap_or(pipeline.run.workers).max(1);
@@ -168,6 +222,7 @@ pub fn execute(
         failed: AtomicU64::new(0),
         total: splits.len() as u64,
         progress,
+        started,
     };
     let records: Mutex<Vec<SplitRecord>> = Mutex::new(Vec::with_capacity(splits.len()));
     let policy = pipeline.run.max_failed_splits;
@@ -236,7 +291,7 @@ pub fn execute(
                     }
                     let me = rayon::current_thread_index().unwrap_or(0);
                     let mut worker = slots[me].lock().unwrap();
-                    let record = crate::panics::catch(|| worker.run_split(ctx_ref, index, planned))
+                    let record = crate::panics::catch(|| worker.run_split(ctx_ref, me, index, planned))
                         .unwrap_or_else(|panic| {
                             // The worker's instances may be mid-call: start
                             // afresh, and drop whatever the split staged.

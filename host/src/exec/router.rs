@@ -22,6 +22,7 @@ use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
 use arrow_schema::SchemaRef;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Why a batch from a plugin cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +177,11 @@ pub struct Router {
     pub states: Vec<Vec<Vec<u8>>>,
     /// Rows that reached each sink in this unit.
     pub sink_rows: Vec<u64>,
+    /// Time inside each transform's calls (open, process, merge, finish),
+    /// by transform: what the run report shows per stage.
+    pub transform_time: Vec<Duration>,
+    /// Time blocked handing batches to the writer (backpressure).
+    pub send_wait: Duration,
 }
 
 /// A failure while routing: which stage, and why.
@@ -185,7 +191,16 @@ impl Router {
     pub fn new(prepared: Arc<Prepared>, unit: Unit, writer: WriterTx, slots: Vec<Option<Slot>>) -> Self {
         let n = prepared.transforms.len();
         let sinks = prepared.sinks.len();
-        Router { prepared, unit, writer, slots, states: vec![Vec::new(); n], sink_rows: vec![0; sinks] }
+        Router {
+            prepared,
+            unit,
+            writer,
+            slots,
+            states: vec![Vec::new(); n],
+            sink_rows: vec![0; sinks],
+            transform_time: vec![Duration::ZERO; n],
+            send_wait: Duration::ZERO,
+        }
     }
 
     fn stage_error(&self, t: usize, e: impl std::fmt::Display) -> RouteError {
@@ -203,7 +218,10 @@ impl Router {
                 (false, _) => TransformMode::Single,
             };
             slot.emitted = 0;
-            match slot.instance.open(label, &tr.input_schema_ipc, mode) {
+            let t0 = Instant::now();
+            let opened = slot.instance.open(label, &tr.input_schema_ipc, mode);
+            self.transform_time[t] += t0.elapsed();
+            match opened {
                 Ok(o) => slot.open = Some(o),
                 Err(e) => return Err(self.stage_error(t, e)),
             }
@@ -222,9 +240,10 @@ impl Router {
                     crate::sink::partition::check(&payload.batch, &stage.table.partition_by)
                         .map_err(|e| RouteError::stage(&format!("sinks.{}", stage.name), e))?;
                     self.sink_rows[s] += payload.batch.num_rows() as u64;
-                    self.writer
-                        .batch(self.unit, s, payload.batch.clone())
-                        .map_err(|_| RouteError::WriterStopped)?;
+                    let t0 = Instant::now();
+                    let sent = self.writer.batch(self.unit, s, payload.batch.clone());
+                    self.send_wait += t0.elapsed();
+                    sent.map_err(|_| RouteError::WriterStopped)?;
                 }
                 Consumer::Transform(t) => {
                     if self.slots[t].is_none() {
@@ -237,7 +256,10 @@ impl Router {
                     let open = slot.open.ok_or_else(|| RouteError::NotOpen {
                         stage: prepared.transforms[t].stage.common.id.clone(),
                     })?;
-                    let outs = slot.instance.process(open, &bytes).map_err(|e| self.stage_error(t, e))?;
+                    let t0 = Instant::now();
+                    let outs = slot.instance.process(open, &bytes);
+                    self.transform_time[t] += t0.elapsed();
+                    let outs = outs.map_err(|e| self.stage_error(t, e))?;
                     self.outputs(t, outs, Some(&payload.batch))?;
                 }
             }
@@ -307,11 +329,14 @@ impl Router {
         let Some(slot) = self.slots[t].as_mut() else { return Ok(()) };
         let open = slot.open.expect("final transformers are open");
         slot.instance.store.data_mut().clock.reset();
+        let t0 = Instant::now();
         for s in states {
             if let Err(e) = slot.instance.merge(open, s) {
+                self.transform_time[t] += t0.elapsed();
                 return Err(self.stage_error(t, e));
             }
         }
+        self.transform_time[t] += t0.elapsed();
         Ok(())
     }
 
@@ -322,7 +347,10 @@ impl Router {
         for t in 0..self.slots.len() {
             let Some(slot) = self.slots[t].as_mut() else { continue };
             let Some(open) = slot.open else { continue };
-            let outs = slot.instance.finish(open).map_err(|e| self.stage_error(t, e))?;
+            let t0 = Instant::now();
+            let outs = slot.instance.finish(open);
+            self.transform_time[t] += t0.elapsed();
+            let outs = outs.map_err(|e| self.stage_error(t, e))?;
             self.outputs(t, outs, None)?;
         }
         self.close_all();

@@ -23,7 +23,7 @@ use crate::sink::{Unit, WriterMsg};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A worker's instances.
 #[derive(Default)]
@@ -37,10 +37,26 @@ pub struct Downstream {
     pub router: Router,
     /// Rows emitted per source output.
     pub rows: u64,
+    /// Time spent in `emit` (decoding, transforms, the writer): not the
+    /// reader's own.
+    pub inside: Duration,
 }
 
 impl Emit for Downstream {
     fn emit(&mut self, output: &str, ipc: Vec<u8>) -> Result<(), EmitError> {
+        let t0 = Instant::now();
+        let result = self.emit_timed(output, ipc);
+        self.inside += t0.elapsed();
+        result
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+impl Downstream {
+    fn emit_timed(&mut self, output: &str, ipc: Vec<u8>) -> Result<(), EmitError> {
         let prepared = self.router.prepared.clone();
         let Some(&(_, stream)) = prepared.source_outputs.iter().find(|(n, _)| n == output) else {
             let known: Vec<&str> = prepared.source_outputs.iter().map(|(n, _)| n.as_str()).collect();
@@ -57,10 +73,6 @@ impl Emit for Downstream {
         .map_err(|e| EmitError::Fatal(format!("output `{output}`: {e}")))?;
         self.rows += payload.batch.num_rows() as u64;
         self.router.route(stream, &payload).map_err(|e| EmitError::Soft(e.to_string()))
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
     }
 }
 
@@ -98,12 +110,21 @@ impl Worker {
         Ok(slots)
     }
 
-    /// Runs every attempt of one split and reports how it ended.
-    pub fn run_split(&mut self, ctx: &Ctx, index: usize, planned: &PlannedSplit) -> SplitRecord {
+    /// Runs every attempt of one split on worker `worker` and reports how
+    /// it ended.
+    pub fn run_split(
+        &mut self,
+        ctx: &Ctx,
+        worker: usize,
+        index: usize,
+        planned: &PlannedSplit,
+    ) -> SplitRecord {
         let split = &planned.split;
         let file = split.input.and_then(|i| ctx.files.get(i as usize));
         let mut record = SplitRecord::new(index, split, file.map(|f| f.shown.clone()));
         let started = Instant::now();
+        record.times.worker = Some(worker);
+        record.times.start = started.saturating_duration_since(ctx.started);
         let retries = ctx.prepared.pipeline.run.retries;
         let backoff = ctx.prepared.pipeline.run.retry_backoff;
         loop {
@@ -200,13 +221,17 @@ impl Worker {
             }
         };
         let input_file = file.map(|f| f.input_file());
-        let result = reader.read(split, input_file.as_ref(), input, Box::new(Downstream { router, rows: 0 }));
+        let reading = Instant::now();
+        let downstream = Downstream { router, rows: 0, inside: Duration::ZERO };
+        let result = reader.read(split, input_file.as_ref(), input, Box::new(downstream));
+        let read_time = reading.elapsed();
         let downstream = result
             .emitter
             .and_then(|e| e.into_any().downcast::<Downstream>().ok())
             .expect("the emitter handed to read comes back");
-        let Downstream { mut router, rows } = *downstream;
+        let Downstream { mut router, rows, inside } = *downstream;
         record.rows = rows;
+        record.times.reader += read_time.saturating_sub(inside);
         record.bytes_read += result.call.bytes_read;
         merge_counters(&mut record.counters, result.call.counters);
         record.rejected += result.call.rejected;
@@ -226,6 +251,8 @@ impl Worker {
             .filter(|(_, s)| !s.is_empty())
             .collect();
         record.sink_rows = router.sink_rows.clone();
+        add_times(&mut record.times.transforms, &router.transform_time);
+        record.times.backpressure += router.send_wait;
         self.slots = router.into_slots();
         match outcome {
             Ok(partial) => {
@@ -245,6 +272,13 @@ impl Worker {
                 Err(e)
             }
         }
+    }
+}
+
+fn add_times(into: &mut Vec<Duration>, from: &[Duration]) {
+    into.resize(into.len().max(from.len()), Duration::ZERO);
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += *b;
     }
 }
 

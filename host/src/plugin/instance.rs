@@ -95,6 +95,10 @@ pub struct Instance<B> {
 /// than a few megabytes. `plan` raises it by the number of input files.
 pub const MAX_RESOURCES: usize = 1 << 16;
 
+/// wasmtime's default cap on a store's live component handles; `discover`
+/// and `plan` raise it by the number of input files.
+pub const MAX_COMPONENT_HANDLES: usize = 100_000;
+
 /// Builds a store for one instance of `stage`, with its limits wired in.
 pub fn new_store(engine: &wasmtime::Engine, stage: &StageCommon, metered: bool) -> Store<HostState> {
     let mut state = HostState::new(&stage.id, &stage.limits, &stage.grants);

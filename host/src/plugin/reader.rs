@@ -186,6 +186,10 @@ impl ReaderInstance {
         &mut self,
         inputs: Vec<InputHandle>,
     ) -> Result<Vec<wasmtime::component::Resource<InputHandle>>, CallError> {
+        // Views of every input file (hundreds of thousands from a list
+        // file) are handles the host creates, so both caps grow with them:
+        // the host's resource table and the store's component handles.
+        self.store.set_max_component_handles(super::instance::MAX_COMPONENT_HANDLES + inputs.len());
         let table = self.store.data_mut().table();
         table.set_max_capacity(super::instance::MAX_RESOURCES + inputs.len());
         let mut handles = Vec::with_capacity(inputs.len());

@@ -15,6 +15,8 @@
 pub mod load;
 pub mod projection;
 
+mod inputs;
+
 use crate::config::diagnostics::did_you_mean;
 use crate::config::{
     ConfigError, ConfigErrors, Location, Pipeline, SideTableStage, SinkStage, StageCommon, TransformStage,
@@ -25,6 +27,7 @@ use crate::plugin::instance::CallError;
 use crate::plugin::reader::Hints;
 use crate::plugin::{Kind, LoadedPlugin, Planning, ReaderInstance, Runtime};
 use arrow_schema::SchemaRef;
+use inputs::{Inputs, list_errors};
 use std::sync::Arc;
 
 /// When a stage's data flows.
@@ -140,6 +143,17 @@ impl Prepared {
         }
     }
 
+    /// The key of each of `splits` (see [`plan::split_key`]).
+    pub fn split_keys(&self, splits: &[PlannedSplit]) -> Vec<String> {
+        splits
+            .iter()
+            .map(|s| {
+                let file = s.split.input.and_then(|i| self.source_files.get(i as usize));
+                plan::split_key(&s.split.id, file.map(|f| f.size))
+            })
+            .collect()
+    }
+
     /// A fresh source instance, initialised and configured: what every
     /// worker reads with.
     pub fn source_instance(&self, runtime: &Runtime) -> Result<ReaderInstance, CallError> {
@@ -184,8 +198,14 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
     // The source.
     let src = &pipeline.source;
     let hints = Hints { max_split_bytes: src.max_split_bytes, workers };
-    let started =
-        start_reader(runtime, &pipeline, &src.common, &src.inputs, &src.inputs_at, hints, "the source");
+    let started = start_reader(
+        runtime,
+        &pipeline,
+        &src.common,
+        Inputs { globs: &src.inputs, at: &src.inputs_at, list: src.inputs_from.as_ref() },
+        hints,
+        "the source",
+    );
     let StartedReader { plugin: source, files: source_files, schemas: outs, plan: source_plan } =
         match started {
             Ok(s) => s,
@@ -199,7 +219,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         source_outputs.push((name.clone(), streams.len()));
         streams.push(Stream { name, schema: schema.clone(), declared: schema, phase: Phase::Split });
     }
-    if src.inputs.is_empty() && source.description.planning != Planning::Plugin {
+    if src.inputs.is_empty() && src.inputs_from.is_none() && source.description.planning != Planning::Plugin {
         errors.push(
             ConfigError::new(
                 "source.inputs",
@@ -215,14 +235,20 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
     for st in &pipeline.side_tables {
         let c = &st.common;
         let hints = Hints { max_split_bytes: u64::MAX, workers: 1 };
-        let started =
-            match start_reader(runtime, &pipeline, c, &st.inputs, &st.inputs_at, hints, "a side table") {
-                Ok(s) => s,
-                Err(e) => {
-                    errors.0.extend(e.0);
-                    continue;
-                }
-            };
+        let started = match start_reader(
+            runtime,
+            &pipeline,
+            c,
+            Inputs { globs: &st.inputs, at: &st.inputs_at, list: None },
+            hints,
+            "a side table",
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.0.extend(e.0);
+                continue;
+            }
+        };
         let outs = &started.schemas;
         let chosen = match &st.output {
             Some(name) => outs.iter().find(|(n, _)| n == name),
@@ -444,8 +470,7 @@ fn start_reader(
     runtime: &Runtime,
     pipeline: &Pipeline,
     c: &StageCommon,
-    inputs: &[String],
-    inputs_at: &Option<Location>,
+    inputs: Inputs<'_>,
     hints: Hints,
     role: &str,
 ) -> Result<StartedReader, ConfigErrors> {
@@ -453,20 +478,28 @@ fn start_reader(
     if plugin.description.kind != Kind::Reader {
         return Err(stage_error(c, format!("`{}` is a transform; {role} needs a reader", c.plugin)).into());
     }
-    let (files, problems) = plan::expand_inputs_partial(&pipeline.dir, inputs);
-    if !problems.is_empty() {
+    let mut found = plan::Files::new(&pipeline.dir);
+    let mut errors = ConfigErrors::default();
+    for g in inputs.globs {
         // Globs that match nothing are configuration problems, found
         // before anything runs.
-        let mut errors = ConfigErrors::default();
-        for m in problems {
+        if let Err(m) = found.add_glob(&pipeline.dir, g) {
             errors.push(
                 ConfigError::new(format!("{}.inputs", c.id), m.to_string())
-                    .at(inputs_at.clone())
+                    .at(inputs.at.clone())
                     .hint("paths and globs are relative to the pipeline file's folder"),
             );
         }
+    }
+    if let Some(list) = inputs.list
+        && let Err(e) = plan::list::add_list(&mut found, &list.path, &list.shown)
+    {
+        list_errors(&mut errors, pipeline, list, e);
+    }
+    if !errors.0.is_empty() {
         return Err(errors);
     }
+    let files = found.finish();
     let mut reader =
         runtime.reader(&plugin, c).and_then(|mut r| r.init(&c.options).map(|_| r)).map_err(|e| match e {
             CallError::Plugin { .. } => option_error(c, &e),

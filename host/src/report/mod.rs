@@ -1,12 +1,15 @@
 //! What a run did: per-split records, the JSON run report (`--report`),
-//! the exit status, and (in their own modules) the one-screen [`summary`]
-//! and the [`quarantine`] folder.
+//! the exit status, and (in their own modules) the one-screen [`summary`],
+//! the [`timeline`] of splits, workers and commits, the [`html`] page drawn
+//! from it and the [`quarantine`] folder.
 //!
 //! The report owns every result type it shows, so the layers that produce
 //! them (`exec`, `sink`) depend on it, never the other way round.
 
+pub mod html;
 pub mod quarantine;
 pub mod summary;
+pub mod timeline;
 
 use crate::plan::{PlannedFile, count_delimiters};
 use crate::plugin::Planning;
@@ -15,13 +18,13 @@ use crate::plugin::state::Reject;
 use crate::prepare::Prepared;
 use crate::sink::{SinkResult, WriterReport};
 pub use quarantine::Quarantined;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How the process ends (its exit status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(into = "i32")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "i32", try_from = "i32")]
 pub enum Exit {
     /// The run succeeded: failed splits, if any, stayed within
     /// `run.max_failed_splits`.
@@ -41,8 +44,18 @@ impl From<Exit> for i32 {
     }
 }
 
+impl TryFrom<i32> for Exit {
+    type Error = String;
+    fn try_from(code: i32) -> Result<Exit, String> {
+        [Exit::Ok, Exit::Failed, Exit::Config, Exit::Internal]
+            .into_iter()
+            .find(|e| *e as i32 == code)
+            .ok_or_else(|| format!("unknown exit code {code}"))
+    }
+}
+
 /// A side table, read: what transforms get, and what the report shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SideTableData {
     pub name: String,
     #[serde(skip)]
@@ -60,6 +73,10 @@ pub struct SideTableData {
 pub struct FinalReport {
     pub sink_rows: Vec<u64>,
     pub states_merged: u64,
+    /// Time inside each final transformer's calls (merge, finish), by transform.
+    pub transform_time: Vec<Duration>,
+    /// Time the final phase was blocked handing batches to the writer.
+    pub send_wait: Duration,
 }
 
 /// How a split ended.
@@ -100,6 +117,25 @@ pub struct SplitRecord {
     pub rejects: Vec<Reject>,
     pub counters: BTreeMap<String, u64>,
     pub elapsed: Duration,
+    /// When, where and in what its time went ([`timeline`]).
+    pub times: SplitTimes,
+}
+
+/// When and on which worker a split ran, and where its time went. Summed
+/// over its attempts; what is not in a field (instances created, batches
+/// decoded and routed, retry back-off) is the rest of `elapsed`.
+#[derive(Debug, Clone, Default)]
+pub struct SplitTimes {
+    /// The worker (pool thread) that ran it; `None` when it did not run.
+    pub worker: Option<usize>,
+    /// When it started, from the start of the run.
+    pub start: Duration,
+    /// Inside the reader's `read`, less the time its emits spent downstream.
+    pub reader: Duration,
+    /// Inside each transform's calls, by transform.
+    pub transforms: Vec<Duration>,
+    /// Blocked handing batches to the writer (backpressure).
+    pub backpressure: Duration,
 }
 
 impl SplitRecord {
@@ -120,6 +156,7 @@ impl SplitRecord {
             rejects: Vec::new(),
             counters: BTreeMap::new(),
             elapsed: Duration::ZERO,
+            times: SplitTimes::default(),
         }
     }
     pub fn skipped(index: usize, split: &Split) -> Self {
@@ -144,7 +181,7 @@ impl SplitRecord {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailureEntry {
     pub split: String,
     pub input: Option<String>,
@@ -154,19 +191,19 @@ pub struct FailureEntry {
 }
 
 /// A split that succeeded (or ended partial) after more than one attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RetriedEntry {
     pub split: String,
     pub attempts: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartialEntry {
     pub split: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RejectEntry {
     pub split: String,
     pub file: Option<String>,
@@ -174,7 +211,7 @@ pub struct RejectEntry {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginRecord {
     pub stage: String,
     pub plugin: String,
@@ -183,15 +220,15 @@ pub struct PluginRecord {
     pub cached: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SlowSplit {
     pub split: String,
     pub seconds: f64,
     pub rows: u64,
 }
 
-/// The run report (`--report FILE.json`).
-#[derive(Debug, Clone, Serialize)]
+/// The run report (`--report FILE.json`); read back by `runtime report`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub pipeline: String,
     pub name: String,
@@ -215,7 +252,7 @@ pub struct RunReport {
     pub resumed: bool,
     /// `--resume` found the run it continues already complete in every
     /// output: nothing was run or written. Says which run.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nothing_to_resume: Option<String>,
     pub rows_read: u64,
     pub bytes_read: u64,
@@ -236,6 +273,9 @@ pub struct RunReport {
     pub peak_rss_bytes: u64,
     /// Why the run failed, when it failed as a whole.
     pub error: Option<String>,
+    /// When and where each split ran, where time went, the commits.
+    #[serde(default)]
+    pub timeline: timeline::Timeline,
 }
 
 /// Rejects listed in the report; the rest are only counted.
@@ -296,6 +336,7 @@ impl RunReport {
             peak_rss_bytes: 0,
             quarantine: None,
             error: None,
+            timeline: timeline::Timeline::default(),
         }
     }
 
@@ -307,6 +348,15 @@ impl RunReport {
         self.elapsed_seconds = started.elapsed().as_secs_f64();
         self.peak_rss_bytes = peak_rss();
         self
+    }
+
+    /// The run was refused before anything ran, for a usage mistake (a
+    /// `--splits` list that does not fit the plan, a `--resume` that cannot
+    /// mean anything): exit status 2, like a configuration error.
+    pub fn refused(self, error: String, started: Instant) -> Self {
+        let mut r = self.fatal(error, started);
+        r.exit_code = Exit::Config;
+        r
     }
 
     /// Fills the report from the splits and the writer.
@@ -386,6 +436,9 @@ impl RunReport {
             .take(3)
             .map(|r| SlowSplit { split: r.id.clone(), seconds: r.elapsed.as_secs_f64(), rows: r.rows })
             .collect();
+        let final_report = final_result.as_ref().and_then(|r| r.as_ref().ok());
+        self.timeline =
+            timeline::Timeline::build(&records, &writer, final_report, self.workers, started, prepared);
         self.outputs = writer.sinks;
         self.spilled_bytes = writer.spilled_bytes;
         let policy = prepared.pipeline.run.max_failed_splits;

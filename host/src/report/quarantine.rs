@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// What went to the quarantine folder.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Quarantined {
     pub path: String,
     pub inputs: usize,

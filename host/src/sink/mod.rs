@@ -99,7 +99,7 @@ impl WriterTx {
 }
 
 /// What one sink wrote.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SinkResult {
     pub name: String,
     /// As written in the pipeline (relative to the pipeline file).
@@ -127,6 +127,23 @@ pub struct WriterReport {
     pub spilled_bytes: u64,
     /// The first error, if writing failed.
     pub error: Option<String>,
+    /// Time spent staging batches and writing them to data files.
+    pub writing: std::time::Duration,
+    /// Every commit the writer attempted, in order.
+    pub commits: Vec<CommitTime>,
+}
+
+/// One commit of a sink: when it started and how long it took.
+#[derive(Debug, Clone)]
+pub struct CommitTime {
+    pub sink: String,
+    pub at: std::time::Instant,
+    pub took: std::time::Duration,
+    /// The table version it made, if the format has versions.
+    pub version: Option<i64>,
+    /// The run's final commit of this sink.
+    pub complete: bool,
+    pub ok: bool,
 }
 
 /// A sink opened before the run, ready for the writer thread.
@@ -148,7 +165,7 @@ pub struct OpenSink {
 /// Opens every sink: tables are created or checked (schema, earlier runs)
 /// before any split runs, so an incompatible table fails the run before
 /// anything is written.
-/// `keys` are the planned splits' keys (see [`table::split_key`]).
+/// `keys` are the planned splits' keys (see [`crate::plan::split_key`]).
 pub fn open_sinks(
     prepared: &Prepared,
     run: &RunIdentity,

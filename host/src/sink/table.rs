@@ -139,15 +139,6 @@ pub trait TableWriter: Send {
     }
 }
 
-/// The key that identifies a split across runs: its id, and for file
-/// splits the file's size (a file that changed is not the same split).
-pub fn split_key(id: &str, file_size: Option<u64>) -> String {
-    match file_size {
-        Some(size) => format!("{id}#{size}"),
-        None => id.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,12 @@ use super::error::SinkError;
 use super::gate::Gate;
 use super::staging::{Staging, Unit};
 use super::table::{CommitMeta, RunIdentity};
-use super::{OpenSink, SinkResult, WriterMsg, WriterReport};
+use super::{CommitTime, OpenSink, SinkResult, WriterMsg, WriterReport};
 use crossbeam_channel::Receiver;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 struct SinkState {
     open: OpenSink,
@@ -27,6 +28,8 @@ struct SinkState {
     /// A unit of this run reached the sink (its rows were written, even if
     /// there were none): what an overwrite needs before it replaces data.
     took_any: bool,
+    /// Each commit's start and duration, for the run report.
+    commits: Vec<CommitTime>,
 }
 
 impl SinkState {
@@ -40,7 +43,17 @@ impl SinkState {
             complete,
             rows: self.pending_rows,
         };
-        let version = self.open.writer.commit(&meta).map_err(|e| e.of(&self.open.name))?;
+        let at = Instant::now();
+        let version = self.open.writer.commit(&meta);
+        self.commits.push(CommitTime {
+            sink: self.open.name.clone(),
+            at,
+            took: at.elapsed(),
+            version: version.as_ref().ok().copied().flatten(),
+            complete,
+            ok: version.is_ok(),
+        });
+        let version = version.map_err(|e| e.of(&self.open.name))?;
         self.versions.extend(version);
         self.rows += std::mem::take(&mut self.pending_rows);
         self.bytes += bytes;
@@ -101,8 +114,11 @@ pub fn run(
             skipped: 0,
             committed: false,
             took_any: false,
+            commits: Vec::new(),
         })
         .collect();
+    // Time spent staging and writing batches (commits are timed apart).
+    let mut writing = Duration::ZERO;
     let mut staging = Staging::new(budget, &spill_dir);
     let mut error: Option<String> = None;
     let mut commit_all = false;
@@ -126,11 +142,13 @@ pub fn run(
                 if let Some(d) = delay {
                     std::thread::sleep(d);
                 }
+                let t0 = Instant::now();
                 if error.is_none()
                     && let Err(e) = staging.add(unit, sink, batch)
                 {
                     fail(e, &mut error);
                 }
+                writing += t0.elapsed();
             }
             WriterMsg::Abort(unit) => staging.discard(unit),
             WriterMsg::Commit(unit) => {
@@ -149,6 +167,7 @@ pub fn run(
                     };
                     s.took_any |= fed && !s.open.opened.completed;
                 }
+                let t0 = Instant::now();
                 let r = staging.commit(unit, |i, batch| {
                     let s = &mut sinks[i];
                     if key.as_ref().is_some_and(|k| s.open.opened.committed.contains(k)) {
@@ -157,6 +176,7 @@ pub fn run(
                     s.pending_rows += batch.num_rows() as u64;
                     s.open.writer.write(&batch).map_err(|e| e.of(&s.open.name))
                 });
+                writing += t0.elapsed();
                 if let Err(e) = r {
                     fail(e, &mut error);
                     continue;
@@ -203,6 +223,7 @@ pub fn run(
             s.open.writer.abort();
         }
     }
+    let commits = sinks.iter_mut().flat_map(|s| std::mem::take(&mut s.commits)).collect();
     let results = sinks
         .into_iter()
         .map(|s| SinkResult {
@@ -217,7 +238,7 @@ pub fn run(
             splits_skipped: s.skipped,
         })
         .collect();
-    WriterReport { sinks: results, spilled_bytes: staging.spilled_bytes, error }
+    WriterReport { sinks: results, spilled_bytes: staging.spilled_bytes, error, writing, commits }
 }
 
 /// `RUNTIME_TEST_KILL_BEFORE_COMMIT=N`: the process aborts (as a `kill -9`

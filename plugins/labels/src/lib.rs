@@ -34,6 +34,7 @@ pub mod cache;
 pub mod canonical;
 pub mod keys;
 pub mod merge;
+pub mod native;
 pub mod options;
 pub mod output;
 pub mod parse;
@@ -59,7 +60,8 @@ impl Labels {
     }
 }
 
-const DESCRIPTION: &str = "Merges a row's labels (JSON text: an object, a string holding one, null or \"\") \
+const DESCRIPTION: &str = "Merges a row's labels (JSON text: an object, a string holding one, null or \"\"; \
+or a map<string, string> or struct column) \
 with labels looked up in side tables, and writes them as canonical JSON (keys sorted by code point, no \
 whitespace, Python json.dumps escaping with ensure_ascii=False). On a duplicate key the row's own labels win, \
 then the lookups in the order listed (or as `precedence` says). Non-string values are stringified (numbers \
@@ -73,7 +75,11 @@ impl Transform for Labels {
     fn describe() -> PluginInfo {
         PluginInfo::transform("labels", env!("CARGO_PKG_VERSION"), DESCRIPTION)
             .option(
-                OptionSpec::new("column", "string", "Input column with the row's labels as raw JSON text")
+                OptionSpec::new(
+                    "column",
+                    "string",
+                    "Input column with the row's labels: raw JSON text, or a map<string, string> or struct column",
+                )
                     .required(),
             )
             .option(

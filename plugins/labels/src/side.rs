@@ -60,9 +60,10 @@ impl SideIndex {
                     column_names(&schema)
                 ))
             })?;
-            let labels = StrColumn::new(labels_array).ok_or_else(|| {
+            let as_json = crate::native::to_json(labels_array);
+            let labels = StrColumn::new(as_json.as_ref().unwrap_or(labels_array)).ok_or_else(|| {
                 Error::unsupported(format!(
-                    "labels column `{}` of {what} has type {}; expected a string column",
+                    "labels column `{}` of {what} has type {}; expected a string column, a map<string, string> or a struct of strings",
                     lookup.labels,
                     labels_array.data_type()
                 ))

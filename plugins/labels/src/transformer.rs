@@ -93,7 +93,8 @@ impl LabelsTransformer {
         let plan = self.plan_for(batch.schema_ref())?;
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
-        let labels = StrColumn::new(batch.column(plan.column))
+        let as_json = crate::native::to_json(batch.column(plan.column));
+        let labels = StrColumn::new(as_json.as_ref().unwrap_or(batch.column(plan.column)))
             .ok_or_else(|| Error::internal("labels column changed type after planning"))?;
         let readers: Vec<KeyReader> = config
             .lookups

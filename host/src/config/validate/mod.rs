@@ -207,6 +207,31 @@ impl Validator<'_> {
         (list, at)
     }
 
+    /// `source.inputs_from`: the list file must exist; its lines are read
+    /// when the inputs are expanded.
+    fn input_list(&mut self, l: &Spanned<String>) -> InputList {
+        let at = self.at(l);
+        let shown = l.get_ref().clone();
+        let path = self.dir.join(&shown);
+        if shown.trim().is_empty() {
+            self.error(
+                "source.inputs_from",
+                at.clone(),
+                "empty path",
+                Some("name a text file listing one path or glob per line".into()),
+            );
+        } else if !path.is_file() {
+            let what = if path.is_dir() { "is a folder, not a list file" } else { "does not exist" };
+            self.error(
+                "source.inputs_from",
+                at.clone(),
+                format!("list file {shown} {what}"),
+                Some("a text file with one path or glob per line, relative to the pipeline file".into()),
+            );
+        }
+        InputList { path, shown, at }
+    }
+
     fn common(
         &mut self,
         id: String,
@@ -241,7 +266,8 @@ impl Validator<'_> {
             Some(m) => m.get_ref().0,
             None => defaults::MAX_SPLIT_BYTES,
         };
-        SourceStage { common, inputs, inputs_at, max_split_bytes }
+        let inputs_from = s.inputs_from.as_ref().map(|l| self.input_list(l));
+        SourceStage { common, inputs, inputs_at, inputs_from, max_split_bytes }
     }
 
     /// One `[side_tables.NAME]`.

@@ -8,18 +8,47 @@
 //!   delimiter, so every split holds whole records.
 //! - `plugin` readers (sql) plan their own splits.
 //!
+//! - `inputs_from` list files ([`list`]) add one path or glob per line.
+//!
 //! Splits run largest first, so the long ones start early and do not
 //! straggle at the end. A file that cannot be read still becomes a split,
 //! which fails with the reason: the run reports it by name and goes on.
+
+pub mod list;
 
 use crate::plugin::instance::CallError;
 use crate::plugin::io::InputHandle;
 use crate::plugin::reader::{Hints, InputFile, Split};
 use crate::plugin::{LoadedPlugin, Planning, ReaderInstance};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+/// The key that identifies a split across runs: its id, and for file
+/// splits the file's size (a file that changed is not the same split).
+/// Commits record these keys; `--resume` and `skip_committed` compare them.
+pub fn split_key(id: &str, file_size: Option<u64>) -> String {
+    match file_size {
+        Some(size) => format!("{id}#{size}"),
+        None => id.to_string(),
+    }
+}
+
+/// The fingerprint of a plan: SHA-256 (hex) of the pipeline's name and its
+/// splits' keys in order. Two plans with the same fingerprint run the same
+/// splits over the same inputs, so a split list taken from `runtime plan
+/// --json` can be checked against the plan a later run makes.
+pub fn fingerprint(pipeline: &str, keys: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(pipeline.as_bytes());
+    for k in keys {
+        h.update(b"\n");
+        h.update(k.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// An input file found by the globs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,52 +94,106 @@ pub fn expand_inputs(dir: &Path, globs: &[String]) -> Result<Vec<PlannedFile>, V
 /// Expands globs into files: what the globs that work matched, and a
 /// problem per glob that is invalid or matched nothing.
 pub fn expand_inputs_partial(dir: &Path, globs: &[String]) -> (Vec<PlannedFile>, Vec<InputError>) {
-    let mut seen = BTreeSet::new();
-    let mut files = Vec::new();
+    let mut files = Files::new(dir);
     let mut errors = Vec::new();
     for g in globs {
-        let pattern =
-            if Path::new(g).is_absolute() { g.clone() } else { dir.join(g).to_string_lossy().into_owned() };
-        let mut matched = 0;
-        let paths = match glob::glob(&pattern) {
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(InputError::InvalidGlob { glob: g.clone(), reason: e.to_string() });
-                continue;
-            }
+        if let Err(e) = files.add_glob(dir, g) {
+            errors.push(e);
+        }
+    }
+    (files.finish(), errors)
+}
+
+/// Input files as they are found: deduplicated, then sorted by path.
+pub struct Files {
+    /// The pipeline's folder: paths under it are shown relative to it.
+    root: PathBuf,
+    seen: HashSet<PathBuf>,
+    files: Vec<PlannedFile>,
+}
+
+impl Files {
+    pub fn new(root: &Path) -> Self {
+        Files { root: root.to_path_buf(), seen: HashSet::new(), files: Vec::new() }
+    }
+
+    /// Adds what glob `g` (relative to `base`) matches; fails when it is not
+    /// a valid glob or matches no file.
+    pub fn add_glob(&mut self, base: &Path, g: &str) -> Result<(), InputError> {
+        let pattern = if Path::new(g).is_absolute() {
+            g.to_string()
+        } else {
+            base.join(g).to_string_lossy().into_owned()
         };
-        let mut found: Vec<(PathBuf, Option<String>)> = Vec::new();
+        let paths = glob::glob(&pattern)
+            .map_err(|e| InputError::InvalidGlob { glob: g.to_string(), reason: e.to_string() })?;
+        let mut matched = 0;
         for entry in paths {
-            match entry {
-                Ok(p) if p.is_dir() => {}
-                Ok(p) => found.push((p, None)),
-                Err(e) => found.push((e.path().to_path_buf(), Some(e.error().to_string()))),
-            }
+            let (path, err) = match entry {
+                Ok(p) if p.is_dir() => continue,
+                Ok(p) => (p, None),
+                Err(e) => (e.path().to_path_buf(), Some(e.error().to_string())),
+            };
+            matched += 1;
+            let (size, error) = match (err, std::fs::metadata(&path)) {
+                (Some(e), _) => (0, Some(e)),
+                (None, Ok(m)) => (m.len(), None),
+                (None, Err(e)) => (0, Some(e.to_string())),
+            };
+            self.push(path, size, error, !Path::new(g).is_absolute());
         }
         // A literal path that does not exist is an error; so is a glob that
         // matches nothing.
-        for (path, err) in found {
-            matched += 1;
-            if seen.insert(path.clone()) {
-                let shown = if Path::new(g).is_absolute() {
-                    path.display().to_string()
-                } else {
-                    path.strip_prefix(dir).unwrap_or(&path).display().to_string()
-                };
-                let (size, error) = match (err, std::fs::metadata(&path)) {
-                    (Some(e), _) => (0, Some(e)),
-                    (None, Ok(m)) => (m.len(), None),
-                    (None, Err(e)) => (0, Some(e.to_string())),
-                };
-                files.push(PlannedFile { path, shown, size, error });
-            }
-        }
         if matched == 0 {
-            errors.push(InputError::NoMatch { glob: g.clone(), dir: dir.to_path_buf() });
+            return Err(InputError::NoMatch { glob: g.to_string(), dir: base.to_path_buf() });
+        }
+        Ok(())
+    }
+
+    /// Adds a file already looked at (one `stat`: list files name many),
+    /// shown relative to the pipeline's folder when `relative`.
+    pub fn push(&mut self, path: PathBuf, size: u64, error: Option<String>, relative: bool) {
+        let path = normalize(&path);
+        if self.seen.contains(&path) {
+            return;
+        }
+        let shown = match relative {
+            true => path.strip_prefix(&self.root).unwrap_or(&path).display().to_string(),
+            false => path.display().to_string(),
+        };
+        self.seen.insert(path.clone());
+        self.files.push(PlannedFile { path, shown, size, error });
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The files, sorted by the path shown.
+    pub fn finish(mut self) -> Vec<PlannedFile> {
+        self.files.sort_by(|a, b| a.shown.cmp(&b.shown));
+        self.files
+    }
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (`..` past the
+/// start is kept): a file named twice, as `lists/../a` and `a`, is read once.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
         }
     }
-    files.sort_by(|a, b| a.shown.cmp(&b.shown));
-    (files, errors)
+    out
 }
 
 /// Views of whole input files for a plugin's `discover` and `plan`,
@@ -216,6 +299,23 @@ pub fn plan_files(files: &[PlannedFile], planning: Planning, max_split_bytes: u6
     out
 }
 
+/// How evenly `sizes` (largest first) spread over `workers` when each split
+/// goes to the least busy worker: the busiest worker's load over a fair
+/// share (1.0 is perfect).
+pub fn worker_imbalance(sizes: &[u64], workers: usize) -> f64 {
+    let total: u64 = sizes.iter().sum();
+    if total == 0 || workers == 0 {
+        return 1.0;
+    }
+    let mut loads = vec![0u64; workers.min(sizes.len()).max(1)];
+    for &s in sizes {
+        let least = loads.iter_mut().min().expect("at least one worker");
+        *least += s;
+    }
+    let busiest = *loads.iter().max().unwrap_or(&0) as f64;
+    busiest / (total as f64 / workers.min(sizes.len()).max(1) as f64)
+}
+
 /// Orders splits largest first (stable: equal sizes keep plan order).
 pub fn largest_first(splits: &mut [PlannedSplit]) {
     splits.sort_by_key(|s| std::cmp::Reverse(s.split.size_hint));
@@ -277,6 +377,16 @@ pub fn count_delimiters(path: &Path, offset: u64, delim: u8) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn balance_over_workers() {
+        assert_eq!(worker_imbalance(&[10, 10, 10, 10], 2), 1.0);
+        // 9 + 1 vs 5 + 5: largest first to the least busy gives 9 | 5+1+... = 9 vs 6.
+        assert!((worker_imbalance(&[9, 5, 1, 1], 2) - 9.0 / 8.0).abs() < 1e-9);
+        assert_eq!(worker_imbalance(&[], 4), 1.0);
+        // More workers than splits: the fair share is over the splits.
+        assert_eq!(worker_imbalance(&[4, 4], 8), 1.0);
+    }
 
     fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
         let p = dir.join(name);
