@@ -62,22 +62,8 @@ pub fn timeline(t: &Timeline, elapsed: f64) -> String {
     let plot = WIDTH - LEFT - RIGHT;
     let x = |secs: f64| LEFT + secs / end * plot;
     let rows = lanes + 1;
-    let height = rows as f64 * LANE + 30.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg id="timeline-svg" class="figure" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="timeline of splits per worker">"#
-    );
-    for tick in ticks(end) {
-        let _ = write!(
-            s,
-            r##"<line x1="{0:.1}" x2="{0:.1}" y1="0" y2="{1:.1}" stroke="#ddd"/><text x="{0:.1}" y="{2:.1}" class="tick" text-anchor="middle">{3} s</text>"##,
-            x(tick),
-            rows as f64 * LANE,
-            rows as f64 * LANE + 14.0,
-            trim(tick)
-        );
-    }
+    let mut s =
+        lane_chart("timeline-svg", "timeline of splits per worker", rows, end, |t| format!("{} s", trim(t)));
     for w in 0..lanes {
         let y = w as f64 * LANE;
         let busy = t.workers.get(w).map_or(0.0, |l| l.busy_seconds);
@@ -135,22 +121,8 @@ pub fn plan(splits: &[(String, Option<String>, u64, Option<String>)], workers: u
     let end = loads.iter().copied().max().unwrap_or(0).max(1) as f64;
     let plot = WIDTH - LEFT - RIGHT;
     let x = |b: f64| LEFT + b / end * plot;
-    let height = lanes as f64 * LANE + 30.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg id="plan-svg" class="figure" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="planned splits per worker">"#
-    );
-    for tick in ticks(end) {
-        let _ = write!(
-            s,
-            r##"<line x1="{0:.1}" x2="{0:.1}" y1="0" y2="{1:.1}" stroke="#ddd"/><text x="{0:.1}" y="{2:.1}" class="tick" text-anchor="middle">{3}</text>"##,
-            x(tick),
-            lanes as f64 * LANE,
-            lanes as f64 * LANE + 14.0,
-            ByteSize(tick as u64)
-        );
-    }
+    let mut s =
+        lane_chart("plan-svg", "planned splits per worker", lanes, end, |t| ByteSize(t as u64).to_string());
     for (w, load) in loads.iter().enumerate() {
         let y = w as f64 * LANE;
         let _ = write!(
@@ -325,4 +297,30 @@ mod tests {
         assert!((s.at(100.0) - 0.4).abs() < 1e-9);
         assert!(!Scale::of([1.0, 5.0].into_iter()).log);
     }
+}
+
+/// Opens a chart of `rows` lanes over an axis from 0 to `end`: the `<svg>`
+/// element (left open) and the axis' ticks, labelled by `label`. The
+/// timeline and the plan share it.
+fn lane_chart(id: &str, aria: &str, rows: usize, end: f64, label: impl Fn(f64) -> String) -> String {
+    let plot = WIDTH - LEFT - RIGHT;
+    let x = |v: f64| LEFT + v / end * plot;
+    let lanes_height = rows as f64 * LANE;
+    let height = lanes_height + 30.0;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg id="{id}" class="figure" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="{aria}">"#
+    );
+    for tick in ticks(end) {
+        let _ = write!(
+            s,
+            r##"<line x1="{0:.1}" x2="{0:.1}" y1="0" y2="{1:.1}" stroke="#ddd"/><text x="{0:.1}" y="{2:.1}" class="tick" text-anchor="middle">{3}</text>"##,
+            x(tick),
+            lanes_height,
+            lanes_height + 14.0,
+            label(tick)
+        );
+    }
+    s
 }
