@@ -261,5 +261,54 @@ fn ipc_round_trip(c: &mut Criterion) {
     up.close(up_open);
 }
 
-criterion_group!(benches, instantiation, ipc_round_trip);
+/// The bundled `labels` transform on the same batch, with and without the
+/// host's column projection (WIT 0.2.0 `input-columns`): without it every
+/// column crosses into the sandbox; with it only `labels` does, and the
+/// host re-attaches the rest. The identity round trip of the projected
+/// batch is what crossing costs the projected transform.
+fn projection(c: &mut Criterion) {
+    let runtime = runtime();
+    let batch = batch();
+    let full_ipc = ipc::encode_schema(&batch.schema()).unwrap();
+    let full_bytes = ipc::encode_batch(&batch).unwrap();
+    let projected = batch.project(&[4]).unwrap();
+    let projected_ipc = ipc::encode_schema(&projected.schema()).unwrap();
+    let projected_bytes = ipc::encode_batch(&projected).unwrap();
+    let out_schema = Schema::new(vec![Field::new("merged", DataType::Utf8, false)]);
+
+    let labels = runtime.load(&PluginRef::Named("labels".into())).unwrap();
+    let options = r#"{"column":"labels","output":"merged"}"#;
+    let open_labels = |input: &Vec<u8>| {
+        let mut t = runtime.transform(&labels, &stage("transforms.labels", options)).unwrap();
+        t.init(options, &[]).unwrap();
+        let open = t.open("bench", input, TransformMode::Single).unwrap();
+        (t, open)
+    };
+    let (mut all_in, all_open) = open_labels(&full_ipc);
+    let (mut one_in, one_open) = open_labels(&projected_ipc);
+    let identity = load_fixture(&runtime, "identity");
+    let mut id = runtime.transform(&identity, &stage("transforms.identity", "{}")).unwrap();
+    id.init("{}", &[]).unwrap();
+    let id_open = id.open("bench", &projected_ipc, TransformMode::Single).unwrap();
+    let projected_schema = projected.schema();
+
+    let mut g = c.benchmark_group("labels transform, 64k rows");
+    g.measurement_time(Duration::from_secs(6));
+    g.sample_size(30);
+    g.bench_function("wasm labels, no projection: all 6 columns in (9.4 MB), labels out", |b| {
+        b.iter(|| black_box(through(&mut all_in, all_open, &full_bytes, &out_schema)));
+    });
+    g.bench_function("wasm labels, projection: the labels column in (5.3 MB), labels out", |b| {
+        b.iter(|| black_box(through(&mut one_in, one_open, &projected_bytes, &out_schema)));
+    });
+    g.bench_function("wasm identity, projected batch: the crossing alone", |b| {
+        b.iter(|| black_box(through(&mut id, id_open, &projected_bytes, &projected_schema)));
+    });
+    g.finish();
+    all_in.close(all_open);
+    one_in.close(one_open);
+    id.close(id_open);
+}
+
+criterion_group!(benches, instantiation, ipc_round_trip, projection);
 criterion_main!(benches);

@@ -27,7 +27,7 @@
 //! | 0 | [`units`], [`catalog`], [`ipc`], [`panics`], [`text`] | sizes and durations, where plugins come from, Arrow IPC checks, caught panics, untrusted text |
 //! | 1 | [`config`] | `pipeline.toml`: raw, validated, diagnostics |
 //! | 2 | [`plugin`] | the sandbox: wasmtime, WASI, limits, the WIT versions |
-//! | 3 | [`plan`] | inputs become files, files become splits |
+//! | 3 | [`plan`], [`project`] | inputs become files, files become splits; plugin projects (`new-plugin`, `plugins build`) |
 //! | 4 | [`prepare`] | plugins loaded, stages connected, schemas, projection |
 //! | 5 | [`sink`] | staging, the writer, Parquet and Delta tables, commits |
 //! | 6 | [`report`] | what a run did: records, JSON report, summary |
@@ -45,6 +45,7 @@ pub mod plan;
 pub mod plugin;
 pub mod prepare;
 pub mod progress;
+pub mod project;
 pub mod report;
 pub mod sink;
 pub mod text;
@@ -60,7 +61,7 @@ mod layers {
         &["units", "catalog", "ipc", "panics", "text"],
         &["config"],
         &["plugin"],
-        &["plan"],
+        &["plan", "project"],
         &["prepare"],
         &["sink"],
         &["report"],

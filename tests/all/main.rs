@@ -27,6 +27,7 @@ mod external_plugin;
 mod failures;
 mod hardening;
 mod hostile;
+mod new_plugin;
 mod parquet;
 mod pod_usage;
 mod pst;

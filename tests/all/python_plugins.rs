@@ -9,7 +9,7 @@
 //! compiles and the second must load from the cache (the report says which);
 //! the hostile test shares the suite's cache.
 
-use crate::util::{Case, Run, repo, runtime};
+use crate::util::{Case, Run, pyarrow_rows, repo, runtime};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -87,18 +87,6 @@ fn cached(report: &Value) -> BTreeMap<String, bool> {
         .iter()
         .map(|p| (p["stage"].as_str().unwrap().to_string(), p["cached"].as_bool().unwrap()))
         .collect()
-}
-
-/// Every row of a Parquet file as pyarrow reads it (timestamps as ISO text).
-fn pyarrow_rows(path: &Path) -> Vec<Value> {
-    let script = "import json, sys, pyarrow.parquet as pq\n\
-                  t = pq.read_table(sys.argv[1])\n\
-                  print(json.dumps({'schema': [[f.name, str(f.type), f.nullable] for f in t.schema], \
-                  'rows': t.to_pylist()}, default=lambda v: v.isoformat()))";
-    let out = Command::new("python3").args(["-c", script, path.to_str().unwrap()]).output().expect("python3");
-    assert!(out.status.success(), "pyarrow: {}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["rows"].as_array().unwrap().clone()
 }
 
 #[test]

@@ -149,3 +149,15 @@ pub fn checksum_line(path: &Path) -> String {
     let line = out.lines().next().unwrap();
     line[line.find("CHECKSUM").unwrap()..].to_string()
 }
+
+/// Every row of a Parquet file as pyarrow reads it (timestamps as ISO text).
+pub fn pyarrow_rows(path: &Path) -> Vec<serde_json::Value> {
+    let script = "import json, sys, pyarrow.parquet as pq\n\
+                  t = pq.read_table(sys.argv[1])\n\
+                  print(json.dumps({'schema': [[f.name, str(f.type), f.nullable] for f in t.schema], \
+                  'rows': t.to_pylist()}, default=lambda v: v.isoformat()))";
+    let out = Command::new("python3").args(["-c", script, path.to_str().unwrap()]).output().expect("python3");
+    assert!(out.status.success(), "pyarrow: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["rows"].as_array().unwrap().clone()
+}

@@ -119,10 +119,7 @@ pub fn one_line(text: &str, width: usize) -> String {
 }
 
 pub fn kind_name(k: plugin::Kind) -> &'static str {
-    match k {
-        plugin::Kind::Reader => "reader",
-        plugin::Kind::Transform => "transform",
-    }
+    k.as_str()
 }
 
 /// Splits text into lines of at most `width` characters at spaces.

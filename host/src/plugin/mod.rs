@@ -51,11 +51,27 @@ pub const WIT_PACKAGE: &str = "runtime:plugin@0.2.0";
 pub const WIT_PACKAGES: &[&str] = &["runtime:plugin@0.1.0", "runtime:plugin@0.2.0"];
 
 /// Whether a plugin reads or transforms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Reader,
     Transform,
+}
+
+impl Kind {
+    /// `reader` or `transform`, as users write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Reader => "reader",
+            Kind::Transform => "transform",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a plugin says about itself, in host types.

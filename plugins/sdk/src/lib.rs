@@ -76,7 +76,7 @@ pub mod bindings {
     pub mod log_world {
         wit_bindgen::generate!({
             inline: "package runtime:sdk; world log-only { import runtime:plugin/log@0.2.0; }",
-            path: "../../wit",
+            path: "wit",
             world: "runtime:sdk/log-only",
             generate_all,
         });
@@ -85,7 +85,7 @@ pub mod bindings {
     /// Bindings of the `reader-plugin` world.
     pub mod reader {
         wit_bindgen::generate!({
-            path: "../../wit",
+            path: "wit",
             world: "reader-plugin",
             with: { "runtime:plugin/log@0.2.0": crate::bindings::log_world::runtime::plugin::log },
             generate_all,
@@ -98,7 +98,7 @@ pub mod bindings {
     /// Bindings of the `transform-plugin` world.
     pub mod transform {
         wit_bindgen::generate!({
-            path: "../../wit",
+            path: "wit",
             world: "transform-plugin",
             with: { "runtime:plugin/log@0.2.0": crate::bindings::log_world::runtime::plugin::log },
             generate_all,
