@@ -102,8 +102,9 @@ impl RunReport {
         if self.rejected_records > 0 {
             let _ = writeln!(
                 s,
-                "  rejected {} records, kept out of the outputs ({})",
+                "  rejected {} {}, kept out of the outputs ({})",
                 group(self.rejected_records),
+                if self.rejected_records == 1 { "record" } else { "records" },
                 if report_path.is_some() { "listed in the report" } else { "--report lists them" }
             );
         }
