@@ -23,6 +23,7 @@ pub mod error;
 pub mod final_stage;
 pub mod router;
 pub mod side_tables;
+pub mod stage;
 pub mod worker;
 
 use crate::plugin::Runtime;
@@ -84,6 +85,9 @@ pub struct RunOptions {
     pub resume: bool,
     /// `--splits`: run only these splits of the plan.
     pub splits: Option<SplitSelection>,
+    /// `--stage-only`: stage the sinks' files for `runtime commit` instead
+    /// of committing them.
+    pub stage: Option<sink::stage::StageTarget>,
 }
 
 /// The splits a run is limited to (`run --splits FILE`): ids from a plan,
@@ -163,6 +167,10 @@ pub fn execute(
     let pipeline = &prepared.pipeline;
     let files = prepared.source_files.clone();
     let mut splits = prepared.source_splits();
+    let fingerprint = crate::plan::fingerprint(&pipeline.name, &prepared.split_keys(&splits));
+    if let Some(problem) = opts.stage.as_ref().and_then(|_| sink::stage::refusal(&prepared)) {
+        return report.refused(problem, started);
+    }
     if let Some(only) = &opts.splits {
         let keys = prepared.split_keys(&splits);
         match only.select(&pipeline.name, &splits, &keys) {
@@ -177,12 +185,21 @@ pub fn execute(
     // commits say which splits to skip.
     let keys: Arc<Vec<String>> = Arc::new(prepared.split_keys(&splits));
     let mut identity = sink::table::RunIdentity {
-        run_id: uuid::Uuid::new_v4().to_string(),
+        run_id: match &opts.stage {
+            Some(st) => st.run_id.clone().unwrap_or_else(|| sink::stage::default_run_id(&fingerprint)),
+            None => uuid::Uuid::new_v4().to_string(),
+        },
         pipeline: pipeline.name.clone(),
         resume: opts.resume || pipeline.run.resume,
     };
-    let sinks = match sink::open_sinks(&prepared, &identity, &keys) {
+    let staged = sink::stage::Collected::default();
+    let opened = match &opts.stage {
+        Some(st) => sink::stage::open_staged(&prepared, st, &staged),
+        None => sink::open_sinks(&prepared, &identity, &keys),
+    };
+    let sinks = match opened {
         Ok(s) => s,
+        Err(sink::error::SinkError::Refused(e)) if opts.stage.is_some() => return report.refused(e, started),
         Err(e) => return report.fatal(e.to_string(), started),
     };
     if let Some(previous) = sinks.iter().find_map(|s| s.opened.resumed_run.clone()) {
@@ -225,6 +242,7 @@ pub fn execute(
         started,
     };
     let records: Mutex<Vec<SplitRecord>> = Mutex::new(Vec::with_capacity(splits.len()));
+    let split_keys = keys.clone();
     let policy = pipeline.run.max_failed_splits;
 
     let (writer_report, final_result) = std::thread::scope(|scope| {
@@ -340,6 +358,7 @@ pub fn execute(
     });
     ctx.progress.finish();
     let records = records.into_inner().unwrap();
+    let staged_splits = opts.stage.as_ref().map(|_| stage::split_lists(&records, &split_keys));
     let quarantine = match &pipeline.run.quarantine {
         Some(dir) if records.iter().any(|r| matches!(r.status, SplitStatus::Failed { .. })) => {
             Some(quarantine::write(dir, &records, &ctx.files))
@@ -350,6 +369,14 @@ pub fn execute(
     let mut report = report.complete(records, &ctx.files, writer_report, final_result, started, &prepared);
     if nothing_to_resume {
         report.nothing_to_resume = Some(report.run_id.clone());
+    }
+    if let (Some(target), Some(lists)) = (&opts.stage, staged_splits)
+        && report.exit_code == crate::report::Exit::Ok
+    {
+        match stage::write_manifest(target, &pipeline.name, &report.run_id, &fingerprint, lists, &staged) {
+            Ok(path) => report.staged_manifest = Some(path.display().to_string()),
+            Err(e) => report = report.fatal(format!("writing the attempt's manifest: {e}"), started),
+        }
     }
     match quarantine {
         Some(Ok(q)) => report.quarantine = Some(q),

@@ -1,0 +1,98 @@
+//! `runtime commit PIPELINE MANIFEST...`: the driver's half of a distributed
+//! run. The attempts staged by `runtime run --stage-only` are committed,
+//! one commit per sink ([`crate::sink::commit`]); this module reads the
+//! manifests, reports what was done and picks the exit status.
+
+use super::output::{Out, plural};
+use crate::config::Override;
+use crate::prepare::load;
+use crate::report::{Exit, group};
+use crate::sink::commit::{self, Attempt, CommitError};
+use crate::sink::manifest::StageManifest;
+use crate::units::ByteSize;
+use std::path::{Path, PathBuf};
+
+pub fn commit(
+    out: &Out,
+    pipeline: &Path,
+    manifests: &[PathBuf],
+    clean: Option<&Path>,
+    overrides: &[Override],
+    json: bool,
+) -> Exit {
+    let mut attempts = Vec::new();
+    for path in manifests {
+        match StageManifest::read(path) {
+            Ok(manifest) => attempts.push(Attempt { manifest_path: path.clone(), manifest }),
+            Err(e) => {
+                out.error_with_hint(
+                    &format!("{e}; nothing was committed"),
+                    "give the manifest.json files that `runtime run --stage-only` printed",
+                );
+                return Exit::Config;
+            }
+        }
+    }
+    let loaded = match load::load(pipeline, overrides, None) {
+        Ok(x) => x,
+        Err(e) => return out.load_error(&e),
+    };
+    let outcome = match commit::commit(&loaded.prepared, attempts) {
+        Ok(o) => o,
+        Err(CommitError::Refused(e)) => {
+            out.error_with_hint(
+                &format!("{e}; nothing was committed"),
+                "see `runtime commit --help` and the README's \"Distributed runs\"",
+            );
+            return Exit::Config;
+        }
+        Err(e) => {
+            out.error(&format!("{e}; nothing was committed by this sink or the ones after it"));
+            return Exit::Failed;
+        }
+    };
+    let cleaned = match clean.map(commit::clean).transpose() {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => {
+            out.error(&format!("the commit was made, but --clean failed: {e}"));
+            return Exit::Failed;
+        }
+    };
+    if json {
+        let mut v = serde_json::to_value(&outcome).expect("the outcome serializes");
+        v["cleaned"] = serde_json::json!(cleaned);
+        v["committed"] = outcome.committed_anything().into();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap());
+        return Exit::Ok;
+    }
+    if !outcome.committed_anything() {
+        println!("nothing to commit: every attempt given is already committed (run {})", outcome.run_id);
+    }
+    for s in &outcome.sinks {
+        let already = if s.already_committed.is_empty() {
+            String::new()
+        } else {
+            format!("; {} already committed", plural(s.already_committed.len(), "attempt", "attempts"))
+        };
+        match s.version {
+            Some(v) => println!(
+                "{}: version {v}: {} ({}, {} rows, {} in {}){already}{}",
+                s.name,
+                plural(s.attempts.len(), "attempt", "attempts"),
+                plural(s.splits, "split", "splits"),
+                group(s.rows),
+                ByteSize(s.bytes),
+                plural(s.files, "file", "files"),
+                if s.complete { "; the run is complete" } else { "" },
+            ),
+            None => println!("{}: nothing new{already}", s.name),
+        }
+    }
+    if !outcome.removed.is_empty() || !cleaned.is_empty() {
+        println!(
+            "removed {}",
+            plural(outcome.removed.len() + cleaned.len(), "attempt folder", "attempt folders")
+        );
+    }
+    Exit::Ok
+}
