@@ -46,7 +46,8 @@ const fn const_format_help() -> &'static str {
   runtime validate pipeline.toml
   runtime plan pipeline.toml
   runtime run pipeline.toml --workers 8 --report run.json
-  runtime run pipeline.toml --splits part.json --stage-only staging && runtime commit pipeline.toml staging/*/manifest.json
+  runtime run pipeline.toml --splits part.json --stage-only staging
+  runtime commit pipeline.toml staging/*/manifest.json
   runtime report run.json --html run.html
   runtime plugins list
   runtime plugins inspect ndjson
@@ -199,7 +200,7 @@ const fn commit_help() -> &'static str {
   runtime plan pipeline.toml --json > plan.json          # split plan.json's splits over tasks
   runtime run pipeline.toml --splits task-1.json --stage-only staging --attempt task-1-a0
   runtime run pipeline.toml --splits task-2.json --stage-only staging --attempt task-2-a0
-  runtime commit pipeline.toml staging/task-1-a0/manifest.json staging/task-2-a0/manifest.json --clean staging
+  runtime commit pipeline.toml staging/task-*-a0/manifest.json --clean staging
 
 Each sink gets one commit (a Delta version with a txn action, or a Parquet-folder manifest
 commit) of exactly the listed attempts' files, recording the run id and the splits as

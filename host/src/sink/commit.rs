@@ -32,7 +32,13 @@ pub enum CommitError {
     TooManyFailed(String),
     /// A table could not be opened or committed (exit 1).
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    Sink(Box<SinkError>),
+}
+
+impl From<SinkError> for CommitError {
+    fn from(e: SinkError) -> Self {
+        CommitError::Sink(Box::new(e))
+    }
 }
 
 /// A staged attempt to commit: where its manifest is, and what it says.
