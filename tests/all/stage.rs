@@ -269,21 +269,72 @@ fn staged_attempts_commit_into_a_parquet_folder_and_unstageable_sinks_are_refuse
     let single = c.run(&["run", "one.toml", "--stage-only", "staging"]);
     single.expect_code(2);
     assert!(single.stderr().contains("is a single Parquet file"), "{}", single.stderr());
-    // An aggregation's final merge needs every partial state.
+    // An aggregation whose sinks are not all fed by the final merge.
     c.write(
-        "agg.toml",
-        "version = 1\nname = \"agg\"\n[source]\nplugin = \"ndjson\"\ninputs = \"data/*.ndjson\"\n\
+        "mixed.toml",
+        "version = 1\nname = \"mixed\"\n[source]\nplugin = \"ndjson\"\ninputs = \"data/*.ndjson\"\n\
          options = { fields = [{ name = \"g\", type = \"string\" }, { name = \"v\", type = \"int64\" }] }\n\
-         [[transforms]]\nname = \"sums\"\nplugin = \"aggregate\"\n[transforms.options]\ngroup_by = [\"g\"]\n\
-         aggregates = [{ name = \"total\", function = \"sum\", column = \"v\" }]\n\
-         [sinks.t]\nformat = \"delta\"\npath = \"out/agg\"\n",
+         [[transforms]]\nname = \"sums\"\nplugin = \"aggregate\"\ninput = \"rows\"\n[transforms.options]\n\
+         group_by = [\"g\"]\naggregates = [{ name = \"total\", function = \"sum\", column = \"v\" }]\n\
+         [sinks.sums]\ninput = \"sums\"\nformat = \"delta\"\npath = \"out/sums\"\n\
+         [sinks.raw]\ninput = \"rows\"\nformat = \"delta\"\npath = \"out/raw\"\n",
     );
-    let agg = c.run(&["run", "agg.toml", "--stage-only", "staging"]);
-    agg.expect_code(2);
-    assert!(agg.stderr().contains("this pipeline aggregates"), "{}", agg.stderr());
-    assert!(!c.path("out/agg").exists());
+    let mixed = c.run(&["run", "mixed.toml", "--stage-only", "staging"]);
+    mixed.expect_code(2);
+    assert!(mixed.stderr().contains("sinks.raw writes rows of the splits"), "{}", mixed.stderr());
+    assert!(!c.path("out/raw").exists());
     // --resume means nothing for an attempt.
     let resume = c.run(&["run", "pipeline.toml", "--stage-only", "staging", "--resume"]);
     resume.expect_code(2);
     assert!(resume.stderr().contains("--resume cannot be used with --stage-only"), "{}", resume.stderr());
+}
+
+#[test]
+fn an_aggregation_stages_partial_states_and_commit_merges_them_once() {
+    let c = case("delta", "");
+    c.write(
+        "pipeline.toml",
+        "version = 1\nname = \"sums\"\n[source]\nplugin = \"ndjson\"\ninputs = \"data/*.ndjson\"\n\
+         options = { fields = [{ name = \"g\", type = \"string\" }, { name = \"v\", type = \"int64\" }] }\n\
+         [[transforms]]\nname = \"sums\"\nplugin = \"aggregate\"\n[transforms.options]\ngroup_by = [\"g\"]\n\
+         aggregates = [{ name = \"rows\", function = \"count\" }, { name = \"total\", function = \"sum\", column = \"v\" }]\n\
+         [sinks.t]\nformat = \"delta\"\npath = \"out/t\"\n[run]\nworkers = 2\n",
+    );
+    task_files(&c);
+    let (m1, first) = stage(&c, "task-1.json", "task-1-a0");
+    let (m2, _) = stage(&c, "task-2.json", "task-2-a0");
+    let (loser, _) = stage(&c, "task-1.json", "task-1-a1");
+    assert_eq!(first["sinks"].as_array().unwrap().len(), 0, "the sinks are written by the merge: {first}");
+    assert_eq!(first["states"]["path"], "_states.arrow", "{first}");
+    assert!(first["states"]["states"].as_u64().unwrap() >= 2, "a partial state per split: {first}");
+    assert!(c.path("staging/task-1-a0/_states.arrow").is_file());
+    assert!(!c.path("out/t").exists(), "staging does not touch the table");
+
+    let dup = c.run(&["commit", "pipeline.toml", &m1, &m2, &loser]);
+    dup.expect_code(2);
+    assert!(dup.stderr().contains("duplicate attempts"), "{}", dup.stderr());
+    std::fs::create_dir_all(c.path("kept")).unwrap();
+    std::fs::copy(c.path(&m1), c.path("kept/1.json")).unwrap();
+    std::fs::copy(c.path(&m2), c.path("kept/2.json")).unwrap();
+    let commit = c.run(&["commit", "pipeline.toml", &m1, &m2, "--clean", "staging"]);
+    commit.expect_code(0);
+    assert!(commit.stdout().contains("t: version 1: 2 attempts (4 splits, 3 rows"), "{}", commit.stdout());
+    assert!(attempt_folders(&c).is_empty(), "consumed and cleaned: {:?}", attempt_folders(&c));
+
+    c.run(&["run", "pipeline.toml", "--set", "sinks.t.path=\"ref/t\"", "--quiet"]).expect_code(0);
+    let (rows, _) = py_delta(&c.path("out/t"));
+    let (reference, _) = py_delta(&c.path("ref/t"));
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows, reference, "the merged aggregate equals one run's");
+    let log = std::fs::read_to_string(c.path("out/t/_delta_log/00000000000000000001.json")).unwrap();
+    assert!(log.contains("\"txn\"") && log.contains(first["run_id"].as_str().unwrap()), "{log}");
+
+    // Again: nothing to commit; --resume: nothing to do.
+    let again = c.run(&["commit", "pipeline.toml", "kept/1.json", "kept/2.json"]);
+    again.expect_code(0);
+    assert!(again.stdout().contains("nothing to commit"), "{}", again.stdout());
+    assert!(!c.path("out/t/_delta_log/00000000000000000002.json").exists(), "no new version");
+    let (run, report) = c.run_pipeline("pipeline.toml", &["--resume"]);
+    run.expect_code(0);
+    assert_eq!(report["nothing_to_resume"], first["run_id"], "{report}");
 }

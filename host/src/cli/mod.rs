@@ -355,7 +355,8 @@ fn dispatch() -> Exit {
                 // whole plan by `runtime commit`.
                 overrides.push(Override { key: "run.max_failed_splits".into(), value: "\"100%\"".into() });
             }
-            let options = RunOptions { workers: workers.map(usize::from), resume, splits, stage };
+            let options =
+                RunOptions { workers: workers.map(usize::from), resume, splits, stage, merge: None };
             let files = run::ReportFiles { json: report.as_deref(), html: report_html.as_deref() };
             run::run(&out, &pipeline, options, files, &overrides, quiet)
         }

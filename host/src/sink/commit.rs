@@ -112,22 +112,7 @@ pub fn commit(prepared: &Prepared, attempts: Vec<Attempt>) -> Result<CommitOutco
     let attempts = distinct(attempts);
     let run_id = check(prepared, &attempts, &fingerprint)?;
 
-    // Failed splits, over the whole plan, as one run would count them.
-    let staged: HashSet<&str> = attempts.iter().flat_map(|a| a.manifest.keys()).collect();
-    let failed: HashSet<&str> = attempts
-        .iter()
-        .flat_map(|a| a.manifest.failed.iter().map(|f| f.key.as_str()))
-        .filter(|k| !staged.contains(k))
-        .collect();
-    let policy = pipeline.run.max_failed_splits;
-    if policy.exceeded(failed.len() as u64, keys.len() as u64) {
-        return Err(CommitError::TooManyFailed(format!(
-            "{} of {} splits failed in the attempts given, more than run.max_failed_splits ({policy}) allows; \
-             nothing was committed",
-            failed.len(),
-            keys.len()
-        )));
-    }
+    let failed = failed_within_policy(prepared, &attempts, &keys)?;
 
     // Every table opened and every decision made before the first commit.
     let identity = RunIdentity { run_id: run_id.clone(), pipeline: pipeline.name.clone(), resume: false };
@@ -224,12 +209,97 @@ pub fn commit(prepared: &Prepared, attempts: Vec<Attempt>) -> Result<CommitOutco
         }
         outcome.sinks.push(done);
     }
-    for a in &attempts {
-        if remove_attempt(a.dir()) {
-            outcome.removed.push(a.dir().to_path_buf());
-        }
-    }
+    outcome.removed = consume(&attempts);
     Ok(outcome)
+}
+
+/// Failed splits over the whole plan, as one run would count them (a
+/// split that failed in one attempt and was staged by another is not
+/// failed); refused past `run.max_failed_splits`.
+fn failed_within_policy<'a>(
+    prepared: &Prepared,
+    attempts: &'a [Attempt],
+    keys: &[String],
+) -> Result<HashSet<&'a str>, CommitError> {
+    let staged: HashSet<&str> = attempts.iter().flat_map(|a| a.manifest.keys()).collect();
+    let failed: HashSet<&str> = attempts
+        .iter()
+        .flat_map(|a| a.manifest.failed.iter().map(|f| f.key.as_str()))
+        .filter(|k| !staged.contains(k))
+        .collect();
+    let policy = prepared.pipeline.run.max_failed_splits;
+    if policy.exceeded(failed.len() as u64, keys.len() as u64) {
+        return Err(CommitError::TooManyFailed(format!(
+            "{} of {} splits failed in the attempts given, more than run.max_failed_splits ({policy}) allows; \
+             nothing was committed",
+            failed.len(),
+            keys.len()
+        )));
+    }
+    Ok(failed)
+}
+
+/// What `runtime commit` of an aggregating pipeline does.
+#[derive(Debug, Clone)]
+pub enum MergePlan {
+    /// The run already committed its result, from these attempts' splits.
+    Nothing { run_id: String, attempts: Vec<Attempt> },
+    /// Merge these states files once, recording these splits.
+    Merge { run_id: String, keys: Vec<String>, states: Vec<PathBuf>, attempts: Vec<Attempt> },
+}
+
+/// Checks the attempts of an aggregating pipeline and whether the run
+/// already committed its result: an aggregation commits once, from every
+/// attempt at the same time.
+pub fn plan_merge(prepared: &Prepared, attempts: Vec<Attempt>) -> Result<MergePlan, CommitError> {
+    let pipeline = &prepared.pipeline;
+    if let Some(problem) = super::stage::refusal(prepared) {
+        return Err(CommitError::Refused(problem.replace("--stage-only", "commit")));
+    }
+    let keys = prepared.split_keys(&prepared.source_splits());
+    let fingerprint = crate::plan::fingerprint(&pipeline.name, &keys);
+    let attempts = distinct(attempts);
+    let run_id = check(prepared, &attempts, &fingerprint)?;
+    failed_within_policy(prepared, &attempts, &keys)?;
+    let given: Vec<String> = attempts.iter().flat_map(|a| a.manifest.keys().map(str::to_string)).collect();
+    let identity = RunIdentity { run_id: run_id.clone(), pipeline: pipeline.name.clone(), resume: false };
+    let mut already = 0;
+    for s in &prepared.sinks {
+        let schema = prepared.streams[s.input].schema.clone();
+        let (mut writer, opened) =
+            super::open_table(&s.stage, schema, &identity, &keys).map_err(|e| e.of(&s.stage.name))?;
+        writer.abort();
+        let committed: HashSet<&str> = opened
+            .history
+            .iter()
+            .filter(|c| c.run_id == run_id)
+            .flat_map(|c| c.splits.iter().map(String::as_str))
+            .collect();
+        if committed.is_empty() {
+            continue;
+        }
+        if !given.iter().all(|k| committed.contains(k.as_str())) {
+            return Err(CommitError::Refused(format!(
+                "run `{run_id}` already committed its aggregate to sinks.{}, and some of the attempts given hold \
+                 splits it did not cover; an aggregation commits once, from all its attempts at the same time \
+                 (give a new --run-id to stage and commit the whole plan again)",
+                s.stage.name
+            )));
+        }
+        already += 1;
+    }
+    if already > 0 {
+        return Ok(MergePlan::Nothing { run_id, attempts });
+    }
+    let states =
+        attempts.iter().filter_map(|a| a.manifest.states.as_ref().map(|st| a.dir().join(&st.path))).collect();
+    Ok(MergePlan::Merge { run_id, keys: given, states, attempts })
+}
+
+/// Removes the folders of attempts that were consumed (committed, or found
+/// already committed); returns them.
+pub fn consume(attempts: &[Attempt]) -> Vec<PathBuf> {
+    attempts.iter().filter(|a| remove_attempt(a.dir())).map(|a| a.dir().to_path_buf()).collect()
 }
 
 /// The attempts, each once: a manifest given twice (or two identical
@@ -286,7 +356,17 @@ fn check(prepared: &Prepared, attempts: &[Attempt], fingerprint: &str) -> Result
                 ),
             ));
         }
-        for s in &prepared.sinks {
+        if prepared.has_final_phase() {
+            if m.states.is_none() || !m.sinks.is_empty() {
+                return Err(refuse(
+                    a,
+                    "it was not staged by this aggregating pipeline (no partial states)".into(),
+                ));
+            }
+        } else if m.states.is_some() {
+            return Err(refuse(a, "it holds partial states, but this pipeline does not aggregate".into()));
+        }
+        for s in prepared.sinks.iter().filter(|_| !prepared.has_final_phase()) {
             match m.sink(&s.stage.name) {
                 Some(staged) if staged.format == s.stage.format.name() => {}
                 Some(staged) => {

@@ -42,7 +42,25 @@ pub struct StageManifest {
     pub splits: Vec<StagedSplit>,
     /// Splits that failed in this attempt: nothing of them was staged.
     pub failed: Vec<FailedSplit>,
+    /// Every sink's staged files (empty for an aggregating pipeline, whose
+    /// sinks are written by the final merge at commit time).
     pub sinks: Vec<StagedSink>,
+    /// An aggregating pipeline's partial states, for the final merge that
+    /// `runtime commit` runs once over every attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub states: Option<StagedStates>,
+}
+
+/// The partial aggregation states an attempt's splits produced: an Arrow
+/// IPC file of rows (`transform`: the transform's index in the pipeline,
+/// `state`: one opaque partial state, as the plugin emitted it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedStates {
+    /// Relative to the attempt's folder.
+    pub path: String,
+    pub bytes: u64,
+    /// Partial states in the file.
+    pub states: u64,
 }
 
 /// A split whose output was staged.
@@ -185,6 +203,7 @@ mod tests {
                 rows: 2,
                 bytes: 10,
             }],
+            states: None,
         }
     }
 

@@ -11,12 +11,14 @@
 //! with their partition folders, partition values and column statistics,
 //! ready to become `add` actions) and Parquet folders (part files the folder
 //! sink adopts in its manifest commit). A single Parquet file cannot be
-//! assembled from parts, and an aggregation needs every split's partial
-//! state in one final merge: both are refused before anything runs.
+//! assembled from parts: refused before anything runs. An aggregating
+//! pipeline stages its splits' partial states instead ([`StateFile`]), and
+//! `runtime commit` runs the final merge once over all of them; its sinks
+//! must all be fed by that merge.
 
 use super::OpenSink;
 use super::error::{Context, SinkError};
-use super::manifest::{ATTEMPT_MARKER, StagedFile, StagedSink, now_ms};
+use super::manifest::{ATTEMPT_MARKER, StagedFile, StagedSink, StagedStates, now_ms};
 use super::parquet::{ParquetFile, properties};
 use super::schema::conform;
 use super::table::{CommitMeta, Opened, TableWriter};
@@ -57,13 +59,15 @@ pub fn default_run_id(fingerprint: &str) -> String {
 
 /// Why this pipeline cannot be staged, if it cannot.
 pub fn refusal(prepared: &Prepared) -> Option<String> {
-    if prepared.has_final_phase() {
-        return Some(
-            "--stage-only: this pipeline aggregates (a mergeable transform), and its final merge needs \
-             every split's partial state in one place; staging partial states is not supported yet: run it \
-             with `runtime run` (without --stage-only)"
-                .into(),
-        );
+    if let Some(s) = prepared.sinks.iter().find(|s| {
+        prepared.has_final_phase() && prepared.streams[s.input].phase != crate::prepare::Phase::Final
+    }) {
+        return Some(format!(
+            "--stage-only: this pipeline aggregates, and sinks.{} writes rows of the splits rather than of \
+             the final merge; an aggregating pipeline can be staged only when every sink is fed by the \
+             merge: run it with `runtime run`, or split it into two pipelines",
+            s.stage.name
+        ));
     }
     if let Some(s) = prepared.sinks.iter().find(|s| s.stage.format == SinkFormat::ParquetFile) {
         return Some(format!(
@@ -82,7 +86,8 @@ pub fn refusal(prepared: &Prepared) -> Option<String> {
 pub type Collected = Arc<Mutex<Vec<StagedSink>>>;
 
 /// Opens a staging writer per sink under the attempt's folder (which must
-/// not exist yet: two attempts never share one).
+/// not exist yet: two attempts never share one). An aggregating pipeline
+/// stages no sink: its partial states are staged instead ([`StateFile`]).
 pub fn open_staged(
     prepared: &Prepared,
     target: &StageTarget,
@@ -101,6 +106,9 @@ pub fn open_staged(
     std::fs::write(dir.join(ATTEMPT_MARKER), format!("{}\n", target.attempt))
         .context(|| format!("cannot write {}", dir.join(ATTEMPT_MARKER).display()))?;
     let mut sinks = Vec::new();
+    if prepared.has_final_phase() {
+        return Ok(sinks);
+    }
     for s in &prepared.sinks {
         let schema = prepared.streams[s.input].schema.clone();
         let folder = dir.join(&s.stage.name);
@@ -312,4 +320,77 @@ impl TableWriter for StagedFolder {
     fn can_commit_early(&self) -> bool {
         false
     }
+}
+
+/// The file of an attempt's partial aggregation states (see
+/// [`StagedStates`]), written as the splits send them.
+pub struct StateFile {
+    path: PathBuf,
+    writer: arrow_ipc::writer::FileWriter<std::io::BufWriter<std::fs::File>>,
+    states: u64,
+}
+
+/// The states file's name in the attempt's folder.
+pub const STATES_FILE: &str = "_states.arrow";
+
+fn states_schema() -> SchemaRef {
+    use arrow_schema::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("transform", DataType::UInt32, false),
+        Field::new("state", DataType::LargeBinary, false),
+    ]))
+}
+
+impl StateFile {
+    pub fn create(target: &StageTarget) -> Result<StateFile, SinkError> {
+        let path = target.attempt_dir().join(STATES_FILE);
+        let file = std::fs::File::create(&path).context(|| format!("cannot create {}", path.display()))?;
+        let writer = arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &states_schema())
+            .context(|| format!("cannot start {}", path.display()))?;
+        Ok(StateFile { path, writer, states: 0 })
+    }
+
+    /// Appends one split's states (by transform).
+    pub fn append(&mut self, states: &[(usize, Vec<Vec<u8>>)]) -> Result<(), SinkError> {
+        use arrow_array::{LargeBinaryArray, UInt32Array};
+        let transforms: Vec<u32> =
+            states.iter().flat_map(|(t, list)| std::iter::repeat_n(*t as u32, list.len())).collect();
+        let values: Vec<&[u8]> = states.iter().flat_map(|(_, list)| list.iter().map(Vec::as_slice)).collect();
+        let batch = RecordBatch::try_new(
+            states_schema(),
+            vec![Arc::new(UInt32Array::from(transforms)), Arc::new(LargeBinaryArray::from(values))],
+        )
+        .context(|| "encoding partial states".into())?;
+        self.states += batch.num_rows() as u64;
+        self.writer.write(&batch).context(|| format!("writing {}", self.path.display()))
+    }
+
+    /// Finishes the file (durable); what the manifest says of it.
+    pub fn finish(mut self) -> Result<StagedStates, SinkError> {
+        self.writer.finish().context(|| format!("finishing {}", self.path.display()))?;
+        let file = self.writer.into_inner().context(|| format!("finishing {}", self.path.display()))?;
+        let file = file.into_inner().context(|| format!("finishing {}", self.path.display()))?;
+        file.sync_all().context(|| format!("syncing {}", self.path.display()))?;
+        let bytes = file.metadata().map_or(0, |m| m.len());
+        Ok(StagedStates { path: STATES_FILE.into(), bytes, states: self.states })
+    }
+}
+
+/// Reads a states file back: each row's transform and state, in order.
+pub fn read_states(path: &Path) -> Result<Vec<(usize, Vec<u8>)>, SinkError> {
+    use arrow_array::cast::AsArray;
+    let file = std::fs::File::open(path).context(|| format!("cannot open {}", path.display()))?;
+    let reader = arrow_ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)
+        .context(|| format!("{} is not a states file", path.display()))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.context(|| format!("reading {}", path.display()))?;
+        if batch.schema() != states_schema() {
+            return Err(SinkError::Refused(format!("{} is not a states file", path.display())));
+        }
+        let t = batch.column(0).as_primitive::<arrow_array::types::UInt32Type>();
+        let s = batch.column(1).as_binary::<i64>();
+        out.extend((0..batch.num_rows()).map(|i| (t.value(i) as usize, s.value(i).to_vec())));
+    }
+    Ok(out)
 }
