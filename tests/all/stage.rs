@@ -338,3 +338,33 @@ fn an_aggregation_stages_partial_states_and_commit_merges_them_once() {
     run.expect_code(0);
     assert_eq!(report["nothing_to_resume"], first["run_id"], "{report}");
 }
+
+#[test]
+fn failed_splits_of_attempts_count_against_the_policy_at_commit() {
+    let c = case("delta", "");
+    // An input the process cannot read: its split fails.
+    std::os::unix::fs::symlink(c.path("nowhere"), c.path("data/f9.ndjson")).unwrap();
+    let text = std::fs::read_to_string(c.path("pipeline.toml")).unwrap();
+    c.write("pipeline.toml", text.replace("[run]\n", "[run]\nmax_failed_splits = 0\n"));
+    // The attempt (every split) stages what succeeds and lists the failure.
+    let run = c.run(&["run", "pipeline.toml", "--stage-only", "staging", "--attempt", "all"]);
+    run.expect_code(0);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("staging/all/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["splits"].as_array().unwrap().len(), 4, "{manifest}");
+    let failed = manifest["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{manifest}");
+    assert_eq!(failed[0]["id"], "data/f9.ndjson");
+    assert!(failed[0]["error"].as_str().unwrap().contains("No such file or directory"), "{manifest}");
+    // The commit applies run.max_failed_splits over the whole plan.
+    let refused = c.run(&["commit", "pipeline.toml", "staging/all/manifest.json"]);
+    refused.expect_code(1);
+    assert!(refused.stderr().contains("1 of 5 splits failed"), "{}", refused.stderr());
+    assert!(!c.path("out/t/_delta_log").exists(), "nothing was committed");
+    let allowed =
+        c.run(&["commit", "pipeline.toml", "staging/all/manifest.json", "--set", "run.max_failed_splits=1"]);
+    allowed.expect_code(0);
+    assert!(allowed.stdout().contains("t: version 1: 1 attempt (4 splits, 100 rows"), "{}", allowed.stdout());
+    assert!(allowed.stdout().contains("the run is complete"), "failed splits aside: {}", allowed.stdout());
+    assert_eq!(py_delta(&c.path("out/t")).0.len(), 100);
+}
