@@ -368,3 +368,25 @@ fn failed_splits_of_attempts_count_against_the_policy_at_commit() {
     assert!(allowed.stdout().contains("the run is complete"), "failed splits aside: {}", allowed.stdout());
     assert_eq!(py_delta(&c.path("out/t")).0.len(), 100);
 }
+
+#[test]
+fn an_overwrite_is_replaced_by_the_first_commit_of_the_run_only() {
+    let c = case("delta", "");
+    let text = std::fs::read_to_string(c.path("pipeline.toml")).unwrap();
+    c.write("pipeline.toml", text.replace("mode = \"append\"", "mode = \"overwrite\""));
+    // What the table held before: one plain run's rows.
+    c.run(&["run", "pipeline.toml", "--quiet"]).expect_code(0);
+    task_files(&c);
+    let (m1, _) = stage(&c, "task-1.json", "a");
+    let (m2, _) = stage(&c, "task-2.json", "b");
+    // Two commits of one run: the first replaces the table, the second adds.
+    let first = c.run(&["commit", "pipeline.toml", &m1]);
+    first.expect_code(0);
+    assert!(!first.stdout().contains("the run is complete"), "{}", first.stdout());
+    assert_eq!(py_delta(&c.path("out/t")).0.len(), 50);
+    let second = c.run(&["commit", "pipeline.toml", &m2]);
+    second.expect_code(0);
+    assert!(second.stdout().contains("the run is complete"), "{}", second.stdout());
+    c.run(&["run", "pipeline.toml", "--set", "sinks.t.path=\"ref/t\"", "--quiet"]).expect_code(0);
+    assert_eq!(py_delta(&c.path("out/t")).0, py_delta(&c.path("ref/t")).0, "every row once");
+}
