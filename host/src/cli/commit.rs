@@ -148,7 +148,7 @@ fn merge(out: &Out, loaded: load::Loaded, attempts: Vec<Attempt>) -> Result<Comm
     let report = exec::execute(loaded.prepared, loaded.runtime, &options, progress);
     if report.exit_code != Exit::Ok {
         eprint!("{}", report.summary(None));
-        return Err(CommitError::TooManyFailed(format!(
+        return Err(CommitError::MergeFailed(format!(
             "the final merge failed: {}",
             report.error.as_deref().unwrap_or("see the summary above")
         )));

@@ -30,6 +30,9 @@ pub enum CommitError {
     /// More splits failed than `run.max_failed_splits` allows (exit 1).
     #[error("{0}")]
     TooManyFailed(String),
+    /// The final merge of an aggregation's states failed (exit 1).
+    #[error("{0}")]
+    MergeFailed(String),
     /// A table could not be opened or committed (exit 1).
     #[error(transparent)]
     Sink(Box<SinkError>),
