@@ -5,6 +5,8 @@
 //! runtime run pipeline.toml [--workers N] [--report run.json]
 //! runtime validate pipeline.toml
 //! runtime plan pipeline.toml [--json]
+//! runtime run pipeline.toml --splits part.json --stage-only DIR   # a distributed run's task
+//! runtime commit pipeline.toml DIR/*/manifest.json                # ... and its driver's commit
 //! runtime plugins list | inspect PLUGIN
 //! ```
 //!
@@ -29,7 +31,7 @@
 //! | 2 | [`plugin`] | the sandbox: wasmtime, WASI, limits, the WIT versions |
 //! | 3 | [`plan`], [`project`] | inputs become files, files become splits; plugin projects (`new-plugin`, `plugins build`) |
 //! | 4 | [`prepare`] | plugins loaded, stages connected, schemas, projection |
-//! | 5 | [`sink`] | staging, the writer, Parquet and Delta tables, commits |
+//! | 5 | [`sink`] | staging, the writer, Parquet and Delta tables, commits, staged attempts |
 //! | 6 | [`report`] | what a run did: records, JSON report, summary |
 //! | 7 | [`progress`] | the progress bar and lines |
 //! | 8 | [`exec`] | the run: workers, routing, the final phase |

@@ -17,6 +17,7 @@
 //! - `report_html`: the HTML run report in headless Chromium.
 //! - `resume`: reruns over an existing table (resume, skip_committed, neither).
 //! - `splits`: `plan --json` fingerprints and `run --splits` (a plan run in parts).
+//! - `stage`: `run --stage-only` attempts and `runtime commit` (a distributed run without a cluster).
 
 mod util;
 
@@ -36,4 +37,5 @@ mod report_html;
 mod resume;
 mod splits;
 mod sql;
+mod stage;
 mod tables;

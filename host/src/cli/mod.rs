@@ -1,5 +1,6 @@
-//! The command line: `run`, `validate`, `plan`, `report`, `new-plugin`,
-//! `plugins list|inspect|build`, one module per command over the library. Every
+//! The command line: `run`, `commit`, `validate`, `plan`, `report`,
+//! `new-plugin`, `plugins list|inspect|build`, one module per command over
+//! the library. Every
 //! pipeline command loads configuration through the same code
 //! ([`crate::prepare::load`]), so `validate` reports exactly what `run`
 //! would refuse, and all of them exit 2 on any configuration problem.
@@ -10,6 +11,7 @@
 //! turns logs, configuration errors and plain progress lines into JSON
 //! objects.
 
+mod commit;
 mod new_plugin;
 mod output;
 mod plan;
@@ -46,6 +48,8 @@ const fn const_format_help() -> &'static str {
   runtime validate pipeline.toml
   runtime plan pipeline.toml
   runtime run pipeline.toml --workers 8 --report run.json
+  runtime run pipeline.toml --splits part.json --stage-only staging
+  runtime commit pipeline.toml staging/*/manifest.json
   runtime report run.json --html run.html
   runtime plugins list
   runtime plugins inspect ndjson
@@ -94,6 +98,36 @@ enum Command {
         /// (checked against its fingerprint) or one split id per line.
         #[arg(long, value_name = "FILE")]
         splits: Option<PathBuf>,
+        /// Write the sinks' data files under DIR/ATTEMPT/ with a manifest, without
+        /// committing them (for `runtime commit`; Delta tables and Parquet folders).
+        #[arg(long, value_name = "DIR")]
+        stage_only: Option<PathBuf>,
+        /// With --stage-only: this attempt's name, its folder under DIR (default: a new UUID).
+        #[arg(long, value_name = "NAME", requires = "stage_only")]
+        attempt: Option<String>,
+        /// With --stage-only: the distributed run the attempt belongs to (default:
+        /// derived from the plan's fingerprint, the same for every attempt of the plan).
+        #[arg(long, value_name = "ID", requires = "stage_only")]
+        run_id: Option<String>,
+    },
+    /// Commit staged attempts (`run --stage-only`): exactly their files, one commit per sink.
+    #[command(after_help = commit_help())]
+    Commit {
+        /// The pipeline file (the one the attempts were staged with).
+        pipeline: PathBuf,
+        /// The attempts' manifests (DIR/ATTEMPT/manifest.json), one per task.
+        #[arg(value_name = "MANIFEST", required = true)]
+        manifests: Vec<PathBuf>,
+        /// After committing, remove every attempt folder left in DIR (failed, losing and
+        /// speculative attempts).
+        #[arg(long, value_name = "DIR")]
+        clean: Option<PathBuf>,
+        /// Load the pipeline as `run --set` would see it.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<Override>,
+        /// Print what was committed as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a pipeline without reading or writing any data.
     #[command(after_help = validate_help())]
@@ -185,6 +219,7 @@ const fn run_help() -> &'static str {
   runtime run pipeline.toml --quiet || cat run.json
   runtime run pipeline.toml --resume
   runtime plan pipeline.toml --json > plan.json && runtime run pipeline.toml --splits plan.json
+  runtime run pipeline.toml --splits part-1.json --stage-only staging --attempt part-1-a0
 
 Progress goes to stderr: a bar on a terminal, a line every 10 s otherwise.
 
@@ -200,6 +235,22 @@ Environment:
   RUNTIME_LOG                log filter: warn (default), info, debug, plugin=debug
   RUNTIME_PROGRESS_INTERVAL  seconds between progress lines when stderr is not a terminal (10)
   NO_COLOR                   set to anything: no colors"
+}
+
+const fn commit_help() -> &'static str {
+    "Examples:
+  runtime plan pipeline.toml --json > plan.json          # split plan.json's splits over tasks
+  runtime run pipeline.toml --splits task-1.json --stage-only staging --attempt task-1-a0
+  runtime run pipeline.toml --splits task-2.json --stage-only staging --attempt task-2-a0
+  runtime commit pipeline.toml staging/task-*-a0/manifest.json --clean staging
+
+Each sink gets one commit (a Delta version with a txn action, or a Parquet-folder manifest
+commit) of exactly the listed attempts' files, recording the run id and the splits as
+`runtime run` does. Attempts whose splits the table already holds for this run are not
+committed again (\"nothing to commit\"); two attempts of the same split are refused.
+The attempts' folders are removed once committed; --clean removes every other one.
+Exit status: 0 committed (or nothing to commit), 1 too many failed splits or a table
+failed, 2 bad configuration or manifests that cannot be committed together."
 }
 
 const fn report_help() -> &'static str {
@@ -321,7 +372,19 @@ fn dispatch() -> Exit {
     }
     let out = Out { json: cli.log_format == LogFormat::Json, color: color_stderr() };
     let result = std::panic::catch_unwind(|| match cli.command {
-        Command::Run { pipeline, workers, report, report_html, overrides, quiet, resume, splits } => {
+        Command::Run {
+            pipeline,
+            workers,
+            report,
+            report_html,
+            mut overrides,
+            quiet,
+            resume,
+            splits,
+            stage_only,
+            attempt,
+            run_id,
+        } => {
             let splits = match splits.as_deref().map(run::read_splits).transpose() {
                 Ok(s) => s,
                 Err(e) => {
@@ -332,9 +395,27 @@ fn dispatch() -> Exit {
                     return Exit::Config;
                 }
             };
-            let options = RunOptions { workers: workers.map(usize::from), resume, splits };
+            let stage =
+                match stage_only.map(|dir| run::stage_target(dir, attempt, run_id, resume)).transpose() {
+                    Ok(s) => s,
+                    Err((e, hint)) => {
+                        out.error_with_hint(&e, hint);
+                        return Exit::Config;
+                    }
+                };
+            if stage.is_some() {
+                // An attempt stages every split that succeeds; the failed
+                // ones are counted against run.max_failed_splits over the
+                // whole plan by `runtime commit`.
+                overrides.push(Override { key: "run.max_failed_splits".into(), value: "\"100%\"".into() });
+            }
+            let options =
+                RunOptions { workers: workers.map(usize::from), resume, splits, stage, merge: None };
             let files = run::ReportFiles { json: report.as_deref(), html: report_html.as_deref() };
             run::run(&out, &pipeline, options, files, &overrides, quiet)
+        }
+        Command::Commit { pipeline, manifests, clean, overrides, json } => {
+            commit::commit(&out, &pipeline, &manifests, clean.as_deref(), &overrides, json)
         }
         Command::Report { report, html } => report::report(&out, &report, html.as_deref()),
         Command::Validate { pipeline, overrides } => validate::validate(&out, &pipeline, &overrides),

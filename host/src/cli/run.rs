@@ -1,5 +1,6 @@
 //! `runtime run`: execute a pipeline, show progress, write the report,
-//! print the summary.
+//! print the summary. With `--stage-only`, the run is one attempt of a
+//! distributed run: it prints its manifest's path on stdout.
 
 use super::output::Out;
 use crate::config::Override;
@@ -7,6 +8,8 @@ use crate::exec::{self, RunOptions, SplitSelection};
 use crate::prepare::load;
 use crate::progress::{self, Progress};
 use crate::report::Exit;
+use crate::sink::manifest::valid_attempt_name;
+use crate::sink::stage::StageTarget;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -72,7 +75,45 @@ pub fn run(
     if !quiet || report.exit_code != Exit::Ok {
         eprint!("{}", report.summary(shown.as_deref()));
     }
+    if let Some(m) = &report.staged_manifest {
+        // The one line on stdout of a staged attempt: what to commit (a
+        // reader that went away is not an error of the run).
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{m}");
+    }
     report.exit_code
+}
+
+/// `--stage-only DIR [--attempt NAME] [--run-id ID]` checked; a usage
+/// error comes with its hint.
+pub fn stage_target(
+    dir: std::path::PathBuf,
+    attempt: Option<String>,
+    run_id: Option<String>,
+    resume: bool,
+) -> Result<StageTarget, (String, &'static str)> {
+    if resume {
+        return Err((
+            "--resume cannot be used with --stage-only: a staged attempt commits nothing".into(),
+            "stage the splits again; `runtime commit` skips attempts whose splits the table already holds",
+        ));
+    }
+    let attempt = attempt.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if !valid_attempt_name(&attempt) {
+        return Err((
+            format!("--attempt `{attempt}` cannot name a folder"),
+            "use letters, digits, `.`, `_` and `-` (not first `.`), e.g. task-3-attempt-1",
+        ));
+    }
+    if let Some(id) = &run_id
+        && (id.is_empty() || id.len() > 200 || id.chars().any(char::is_control))
+    {
+        return Err((
+            "--run-id must be 1 to 200 printable characters".into(),
+            "e.g. --run-id nightly-2026-12-02",
+        ));
+    }
+    Ok(StageTarget { dir, attempt, run_id })
 }
 
 /// Reads a `--splits` file: the JSON of `runtime plan --json` (its split ids

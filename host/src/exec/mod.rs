@@ -23,6 +23,7 @@ pub mod error;
 pub mod final_stage;
 pub mod router;
 pub mod side_tables;
+pub mod stage;
 pub mod worker;
 
 use crate::plugin::Runtime;
@@ -84,6 +85,12 @@ pub struct RunOptions {
     pub resume: bool,
     /// `--splits`: run only these splits of the plan.
     pub splits: Option<SplitSelection>,
+    /// `--stage-only`: stage the sinks' files for `runtime commit` instead
+    /// of committing them.
+    pub stage: Option<sink::stage::StageTarget>,
+    /// `runtime commit` of an aggregating pipeline: merge staged partial
+    /// states instead of running splits.
+    pub merge: Option<stage::MergeInput>,
 }
 
 /// The splits a run is limited to (`run --splits FILE`): ids from a plan,
@@ -163,12 +170,26 @@ pub fn execute(
     let pipeline = &prepared.pipeline;
     let files = prepared.source_files.clone();
     let mut splits = prepared.source_splits();
+    let fingerprint = crate::plan::fingerprint(&pipeline.name, &prepared.split_keys(&splits));
+    if let Some(problem) = opts.stage.as_ref().and_then(|_| sink::stage::refusal(&prepared)) {
+        return report.refused(problem, started);
+    }
     if let Some(only) = &opts.splits {
         let keys = prepared.split_keys(&splits);
         match only.select(&pipeline.name, &splits, &keys) {
             Ok(kept) => splits = kept,
             Err(problem) => return report.refused(problem, started),
         }
+    }
+    if let Some(m) = &opts.merge {
+        let keep: std::collections::HashSet<&str> = m.keys.iter().map(String::as_str).collect();
+        let keys = prepared.split_keys(&splits);
+        splits = splits
+            .into_iter()
+            .zip(&keys)
+            .filter(|(_, k)| keep.contains(k.as_str()))
+            .map(|(s, _)| s)
+            .collect();
     }
     report.splits_total = splits.len() as u64;
 
@@ -177,12 +198,22 @@ pub fn execute(
     // commits say which splits to skip.
     let keys: Arc<Vec<String>> = Arc::new(prepared.split_keys(&splits));
     let mut identity = sink::table::RunIdentity {
-        run_id: uuid::Uuid::new_v4().to_string(),
+        run_id: match (&opts.stage, &opts.merge) {
+            (Some(st), _) => st.run_id.clone().unwrap_or_else(|| sink::stage::default_run_id(&fingerprint)),
+            (None, Some(m)) => m.run_id.clone(),
+            (None, None) => uuid::Uuid::new_v4().to_string(),
+        },
         pipeline: pipeline.name.clone(),
         resume: opts.resume || pipeline.run.resume,
     };
-    let sinks = match sink::open_sinks(&prepared, &identity, &keys) {
+    let staged = sink::stage::Collected::default();
+    let opened = match &opts.stage {
+        Some(st) => sink::stage::open_staged(&prepared, st, &staged),
+        None => sink::open_sinks(&prepared, &identity, &keys),
+    };
+    let sinks = match opened {
         Ok(s) => s,
+        Err(sink::error::SinkError::Refused(e)) if opts.stage.is_some() => return report.refused(e, started),
         Err(e) => return report.fatal(e.to_string(), started),
     };
     if let Some(previous) = sinks.iter().find_map(|s| s.opened.resumed_run.clone()) {
@@ -225,8 +256,12 @@ pub fn execute(
         started,
     };
     let records: Mutex<Vec<SplitRecord>> = Mutex::new(Vec::with_capacity(splits.len()));
+    let split_keys = keys.clone();
     let policy = pipeline.run.max_failed_splits;
 
+    let staged_states = Mutex::new(None);
+    let states_ref = &staged_states;
+    let mut merge_error: Option<String> = None;
     let (writer_report, final_result) = std::thread::scope(|scope| {
         let ctx_ref = &ctx;
         // Whatever happens below, the writer is told the run is over, so
@@ -261,7 +296,11 @@ pub fn execute(
                 .name("final".into())
                 .stack_size(ctx_ref.runtime.thread_stack_size())
                 .spawn_scoped(scope, move || {
-                    crate::panics::catch(|| final_stage::run(ctx_ref, frx)).unwrap_or_else(|panic| {
+                    let phase = || match &opts.stage {
+                        Some(target) => stage::write_states(ctx_ref, target, frx, states_ref),
+                        None => final_stage::run(ctx_ref, frx),
+                    };
+                    crate::panics::catch(phase).unwrap_or_else(|panic| {
                         ctx_ref.stop.store(true, Ordering::SeqCst);
                         let _ = ctx_ref.writer.send(WriterMsg::Abort(sink::Unit::Final));
                         Err(ExecError::Panicked { place: "final stage", message: panic.0 })
@@ -269,56 +308,15 @@ pub fn execute(
                 })
                 .expect("spawn the final stage")
         });
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
-            .thread_name(|i| format!("worker-{i}"))
-            .stack_size(ctx_ref.runtime.thread_stack_size())
-            .build()
-            .expect("build the worker pool");
-        let slots: Vec<Mutex<Worker>> = (0..workers).map(|_| Mutex::new(Worker::default())).collect();
-        pool.scope_fifo(|s| {
-            for (index, planned) in splits.iter().enumerate() {
-                let (slots, records) = (&slots, &records);
-                let skip = &skip;
-                s.spawn_fifo(move |_| {
-                    if skip.contains(&index) {
-                        records.lock().unwrap().push(SplitRecord::committed_earlier(index, &planned.split));
-                        return;
-                    }
-                    if ctx_ref.stop.load(Ordering::SeqCst) {
-                        records.lock().unwrap().push(SplitRecord::skipped(index, &planned.split));
-                        return;
-                    }
-                    let me = rayon::current_thread_index().unwrap_or(0);
-                    let mut worker = slots[me].lock().unwrap();
-                    let record = crate::panics::catch(|| worker.run_split(ctx_ref, me, index, planned))
-                        .unwrap_or_else(|panic| {
-                            // The worker's instances may be mid-call: start
-                            // afresh, and drop whatever the split staged.
-                            *worker = Worker::default();
-                            for attempt in 0..=ctx_ref.prepared.pipeline.run.retries {
-                                let _ = ctx_ref.writer.send(WriterMsg::Abort(sink::Unit::Split {
-                                    index: index as u32,
-                                    attempt,
-                                }));
-                            }
-                            SplitRecord::panicked(index, &planned.split, &panic.0)
-                        });
-                    drop(worker);
-                    if let SplitStatus::Failed { error, .. } = &record.status {
-                        let failed = ctx_ref.failed.fetch_add(1, Ordering::SeqCst) + 1;
-                        ctx_ref.progress.failure(&record.id, error);
-                        if policy.exceeded(failed, ctx_ref.total) {
-                            ctx_ref.stop.store(true, Ordering::SeqCst);
-                        }
-                    }
-                    ctx_ref.progress.split_done(&record);
-                    records.lock().unwrap().push(record);
-                });
+        match &opts.merge {
+            Some(m) => {
+                if let Err(e) = stage::feed_states(ctx_ref, m, &splits, &records) {
+                    ctx_ref.stop.store(true, Ordering::SeqCst);
+                    merge_error = Some(e);
+                }
             }
-        });
-        drop(slots);
-        drop(pool);
+            None => run_splits(ctx_ref, workers, &splits, &skip, &records, policy),
+        }
         // Close the final stage's input and let it finish before the writer.
         drop(ctx_ref.finals.lock().unwrap().take());
         let final_result = final_thread.map(|t| {
@@ -340,6 +338,7 @@ pub fn execute(
     });
     ctx.progress.finish();
     let records = records.into_inner().unwrap();
+    let staged_splits = opts.stage.as_ref().map(|_| stage::split_lists(&records, &split_keys));
     let quarantine = match &pipeline.run.quarantine {
         Some(dir) if records.iter().any(|r| matches!(r.status, SplitStatus::Failed { .. })) => {
             Some(quarantine::write(dir, &records, &ctx.files))
@@ -351,10 +350,90 @@ pub fn execute(
     if nothing_to_resume {
         report.nothing_to_resume = Some(report.run_id.clone());
     }
+    if let Some(e) = merge_error {
+        report = report.fatal(format!("merging the staged partial states: {e}"), started);
+    }
+    if let (Some(target), Some(lists)) = (&opts.stage, staged_splits)
+        && report.exit_code == crate::report::Exit::Ok
+    {
+        let states = staged_states.into_inner().unwrap();
+        match stage::write_manifest(
+            target,
+            &pipeline.name,
+            &report.run_id,
+            &fingerprint,
+            lists,
+            &staged,
+            states,
+        ) {
+            Ok(path) => report.staged_manifest = Some(path.display().to_string()),
+            Err(e) => report = report.fatal(format!("writing the attempt's manifest: {e}"), started),
+        }
+    }
     match quarantine {
         Some(Ok(q)) => report.quarantine = Some(q),
         Some(Err(e)) => tracing::error!("quarantine: {e}"),
         None => {}
     }
     report
+}
+
+/// Runs the splits on the worker pool, each split's record into `records`.
+fn run_splits(
+    ctx_ref: &Ctx,
+    workers: usize,
+    splits: &[crate::plan::PlannedSplit],
+    skip: &std::collections::HashSet<usize>,
+    records: &Mutex<Vec<SplitRecord>>,
+    policy: crate::config::FailurePolicy,
+) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("worker-{i}"))
+        .stack_size(ctx_ref.runtime.thread_stack_size())
+        .build()
+        .expect("build the worker pool");
+    let slots: Vec<Mutex<Worker>> = (0..workers).map(|_| Mutex::new(Worker::default())).collect();
+    pool.scope_fifo(|s| {
+        for (index, planned) in splits.iter().enumerate() {
+            let (slots, records) = (&slots, &records);
+            let skip = &skip;
+            s.spawn_fifo(move |_| {
+                if skip.contains(&index) {
+                    records.lock().unwrap().push(SplitRecord::committed_earlier(index, &planned.split));
+                    return;
+                }
+                if ctx_ref.stop.load(Ordering::SeqCst) {
+                    records.lock().unwrap().push(SplitRecord::skipped(index, &planned.split));
+                    return;
+                }
+                let me = rayon::current_thread_index().unwrap_or(0);
+                let mut worker = slots[me].lock().unwrap();
+                let record = crate::panics::catch(|| worker.run_split(ctx_ref, me, index, planned))
+                    .unwrap_or_else(|panic| {
+                        // The worker's instances may be mid-call: start
+                        // afresh, and drop whatever the split staged.
+                        *worker = Worker::default();
+                        for attempt in 0..=ctx_ref.prepared.pipeline.run.retries {
+                            let _ = ctx_ref
+                                .writer
+                                .send(WriterMsg::Abort(sink::Unit::Split { index: index as u32, attempt }));
+                        }
+                        SplitRecord::panicked(index, &planned.split, &panic.0)
+                    });
+                drop(worker);
+                if let SplitStatus::Failed { error, .. } = &record.status {
+                    let failed = ctx_ref.failed.fetch_add(1, Ordering::SeqCst) + 1;
+                    ctx_ref.progress.failure(&record.id, error);
+                    if policy.exceeded(failed, ctx_ref.total) {
+                        ctx_ref.stop.store(true, Ordering::SeqCst);
+                    }
+                }
+                ctx_ref.progress.split_done(&record);
+                records.lock().unwrap().push(record);
+            });
+        }
+    });
+    drop(slots);
+    drop(pool);
 }

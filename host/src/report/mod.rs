@@ -254,6 +254,9 @@ pub struct RunReport {
     /// output: nothing was run or written. Says which run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nothing_to_resume: Option<String>,
+    /// `--stage-only`: the attempt's manifest, for `runtime commit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged_manifest: Option<String>,
     pub rows_read: u64,
     pub bytes_read: u64,
     pub rejected_records: u64,
@@ -320,6 +323,7 @@ impl RunReport {
             run_id: String::new(),
             resumed: false,
             nothing_to_resume: None,
+            staged_manifest: None,
             max_failed_splits: p.pipeline.run.max_failed_splits.to_string(),
             rows_read: 0,
             bytes_read: 0,

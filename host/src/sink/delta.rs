@@ -16,8 +16,9 @@
 //! is written, and its history tells which splits earlier runs committed.
 
 use super::error::{Context, SinkError};
+use super::manifest::StagedFile;
 use super::schema::{conform, reconcile};
-use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips};
+use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, place_staged, plan_skips};
 use crate::config::{SinkStage, TableSettings, WriteMode};
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
@@ -42,6 +43,10 @@ pub struct DeltaSink {
     /// Overwrite: the first commit removes every existing file.
     replace: bool,
     txn_version: i64,
+    /// Staged files taken by `runtime commit`, for the next commit.
+    adopted: Vec<deltalake::kernel::Add>,
+    /// The table's folder, where adopted files go.
+    root: url::Url,
 }
 
 impl DeltaSink {
@@ -147,13 +152,24 @@ impl DeltaSink {
             .with_writer_properties(super::parquet::properties(stage))
             .with_target_file_size(settings.target_file_size);
         let replace = settings.mode == WriteMode::Overwrite;
-        Ok((DeltaSink { rt, table, writer, settings, schema, replace, txn_version }, opened))
+        let sink = DeltaSink {
+            rt,
+            table,
+            writer,
+            settings,
+            schema,
+            replace,
+            txn_version,
+            adopted: Vec::new(),
+            root: url,
+        };
+        Ok((sink, opened))
     }
 }
 
 /// The Delta schema for the pipeline's Arrow schema (dictionaries become
 /// their value type; Delta has no dictionary type).
-fn delta_schema(schema: &Schema) -> Result<StructType, SinkError> {
+pub(super) fn delta_schema(schema: &Schema) -> Result<StructType, SinkError> {
     let plain = Schema::new(
         schema
             .fields()
@@ -178,7 +194,9 @@ impl TableWriter for DeltaSink {
     }
 
     fn commit(&mut self, meta: &CommitMeta) -> Result<Option<i64>, SinkError> {
-        let adds = self.rt.block_on(self.writer.flush()).context(|| "finishing Delta data files".into())?;
+        let mut adds =
+            self.rt.block_on(self.writer.flush()).context(|| "finishing Delta data files".into())?;
+        adds.append(&mut self.adopted);
         if adds.is_empty() && !meta.complete && !self.replace {
             return Ok(None);
         }
@@ -223,5 +241,35 @@ impl TableWriter for DeltaSink {
         // Files written since the last commit stay unreferenced (a later
         // VACUUM removes them); readers never see them.
         self.writer.reset();
+        self.adopted.clear();
+    }
+
+    fn adopt(&mut self, source: &std::path::Path, file: &StagedFile) -> Result<(), SinkError> {
+        // The file keeps its path relative to the table's root (partition
+        // folders included); delta-rs names files uniquely.
+        let dest = self
+            .root
+            .join(&file.path)
+            .ok()
+            .filter(|u| u.as_str().starts_with(self.root.as_str()))
+            .and_then(|u| u.to_file_path().ok())
+            .ok_or_else(|| {
+                SinkError::Refused(format!("the staged file path `{}` is not usable", file.path))
+            })?;
+        place_staged(source, &dest, file.bytes)?;
+        self.adopted.push(deltalake::kernel::Add {
+            path: file.path.clone(),
+            partition_values: file.partition_values.clone().into_iter().collect(),
+            size: file.bytes as i64,
+            modification_time: file.modification_time_ms,
+            data_change: true,
+            stats: file.stats.as_ref().map(|s| s.to_string()),
+            ..Default::default()
+        });
+        Ok(())
+    }
+
+    fn keep_existing(&mut self) {
+        self.replace = false;
     }
 }

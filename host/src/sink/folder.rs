@@ -18,9 +18,10 @@
 //! dies with its process, so a crashed run leaves no stale lock.
 
 use super::error::{Context, SinkError};
+use super::manifest::StagedFile;
 use super::parquet::{Closed, ParquetFile, properties};
 use super::schema::{conform, reconcile};
-use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, plan_skips};
+use super::table::{CommitMeta, Opened, RecordedCommit, RunIdentity, TableWriter, place_staged, plan_skips};
 use crate::config::{SinkStage, TableSettings, WriteMode};
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
@@ -345,6 +346,28 @@ impl TableWriter for ParquetFolderSink {
         for c in self.closed.drain(..) {
             c.discard();
         }
+    }
+
+    fn adopt(&mut self, source: &Path, file: &StagedFile) -> Result<(), SinkError> {
+        // Under a part name of the next commit and, until the manifest
+        // lists it, a temporary name (step 1 of the commit protocol).
+        self.roll()?;
+        self.files_started += 1;
+        let name = format!(
+            "part-{:05}-{:04}-{}.parquet",
+            self.manifest.commits.len() + 1,
+            self.files_started,
+            self.run_tag
+        );
+        let path = self.dir.join(name);
+        let tmp = super::parquet::temp_path(&path);
+        place_staged(source, &tmp, file.bytes)?;
+        self.closed.push(Closed { path, tmp, size: file.bytes, rows: file.rows });
+        Ok(())
+    }
+
+    fn keep_existing(&mut self) {
+        self.replace = false;
     }
 }
 

@@ -20,18 +20,27 @@
 //! it again, and a sink that replaces its table (overwrite, one Parquet file)
 //! commits only when this run wrote something to it: a run whose every split
 //! was committed earlier never replaces a table with nothing. A resumed run
-//! that already made its final commit on a sink commits nothing there. `RUNTIME_WRITER_DELAY_MS` makes the writer sleep that long per
-//! batch: a testing knob that simulates slow storage (the backpressure test
-//! uses it).
+//! that already made its final commit on a sink commits nothing there.
+//!
+//! A `--stage-only` run swaps the tables for staging writers ([`stage`]):
+//! the same writer thread, but its "commits" only finish data files under
+//! the attempt's folder, listed in a manifest ([`manifest`]) that `runtime
+//! commit` ([`commit`]) turns into table commits.
+//!
+//! `RUNTIME_WRITER_DELAY_MS` makes the writer sleep that long per batch: a
+//! testing knob that simulates slow storage (the backpressure test uses it).
 
+pub mod commit;
 pub mod delta;
 pub mod error;
 pub mod file;
 pub mod folder;
 pub mod gate;
+pub mod manifest;
 pub mod parquet;
 pub mod partition;
 pub mod schema;
+pub mod stage;
 pub mod staging;
 pub mod table;
 pub mod writer;

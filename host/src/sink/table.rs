@@ -22,9 +22,11 @@
 //! and skips the splits it committed; `skip_committed` skips every split any
 //! earlier run of the pipeline committed.
 
-use super::error::SinkError;
+use super::error::{Context, SinkError};
+use super::manifest::StagedFile;
 use arrow_array::RecordBatch;
 use std::collections::HashSet;
+use std::path::Path;
 
 /// Who is writing: recorded with every commit.
 #[derive(Debug, Clone)]
@@ -49,6 +51,9 @@ pub struct Opened {
     /// The table's version before this run (Delta version, manifest
     /// version), if it existed.
     pub version: Option<i64>,
+    /// Every commit of this pipeline the table records (`runtime commit`
+    /// reads which splits a distributed run already committed).
+    pub history: Vec<RecordedCommit>,
 }
 
 /// What one commit records.
@@ -108,7 +113,7 @@ impl RecordedCommit {
 
 /// Which splits to skip given the pipeline's earlier commits (any order).
 pub fn plan_skips(commits: &[RecordedCommit], resume: bool, skip_committed: bool) -> Opened {
-    let mut opened = Opened::default();
+    let mut opened = Opened { history: commits.to_vec(), ..Opened::default() };
     if skip_committed {
         opened.committed.extend(commits.iter().flat_map(|c| c.splits.iter().cloned()));
     }
@@ -137,6 +142,36 @@ pub trait TableWriter: Send {
     fn can_commit_early(&self) -> bool {
         true
     }
+    /// Takes a staged data file (`runtime commit`): moved into the table
+    /// and made visible by the next commit, like a file this writer wrote.
+    /// `source` is where the file is now.
+    fn adopt(&mut self, source: &Path, file: &StagedFile) -> Result<(), SinkError> {
+        let _ = (source, file);
+        Err(SinkError::Refused("this sink cannot take staged files".into()))
+    }
+    /// The next commit adds to the table even under `mode = "overwrite"`:
+    /// the run already replaced the table's contents in an earlier commit.
+    fn keep_existing(&mut self) {}
+}
+
+/// Puts a staged file at `dest`: a hard link (a copy when they are on
+/// different file systems). The staged file stays where it is until the
+/// commit has been made (`runtime commit` then removes the attempt's
+/// folder), so a commit that fails midway can simply be tried again. A file
+/// already at `dest` with the staged size is an earlier try's and is kept.
+pub fn place_staged(source: &Path, dest: &Path, bytes: u64) -> Result<(), SinkError> {
+    if std::fs::metadata(dest).is_ok_and(|m| m.len() == bytes) {
+        return Ok(());
+    }
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let _ = std::fs::remove_file(dest);
+    if std::fs::hard_link(source, dest).is_err() {
+        std::fs::copy(source, dest)
+            .context(|| format!("cannot copy {} to {}", source.display(), dest.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -166,6 +201,21 @@ mod tests {
         let all = plan_skips(&commits, false, true);
         assert_eq!(all.committed.len(), 4);
         assert!(plan_skips(&commits, false, false).committed.is_empty());
+    }
+
+    #[test]
+    fn a_staged_file_is_placed_once_and_stays_staged() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("staged.parquet");
+        std::fs::write(&source, b"12345").unwrap();
+        let dest = dir.path().join("table/g=1/part.parquet");
+        place_staged(&source, &dest, 5).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"12345");
+        assert!(source.is_file(), "the staged file stays until the commit is made");
+        // A second try finds it in place.
+        std::fs::remove_file(&source).unwrap();
+        place_staged(&source, &dest, 5).unwrap();
+        assert!(place_staged(&source, &dir.path().join("other"), 5).is_err(), "nothing to place");
     }
 
     #[test]

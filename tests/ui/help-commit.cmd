@@ -1,0 +1,2 @@
+# args: commit --help
+# exit: 0
