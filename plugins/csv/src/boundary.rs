@@ -158,22 +158,58 @@ pub fn starts_with_bom(mut fetch: impl FnMut(u64, usize) -> Result<Vec<u8>>) -> 
 /// How much of a file to fetch at a time while cutting it.
 const CHUNK: usize = 8 << 20;
 
+/// A range of a file that holds whole records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub start: u64,
+    pub end: u64,
+    /// `\n` bytes before `start`: the range's first line is `lines + 1`.
+    pub lines: u64,
+}
+
 /// Cuts a file of `size` bytes (read with `fetch(offset, len)`) into
-/// contiguous ranges `[start, end)` of about `max` bytes, each ending just
-/// after a newline outside quotes (or at the end of the file), so that each
-/// holds whole records. A file that starts with a UTF-8 byte order mark is
-/// scanned after it, as the reader parses it.
+/// contiguous ranges of about `max` bytes, each ending just after a newline
+/// outside quotes (or at the end of the file), so that each holds whole
+/// records; counts the lines before each. A file that starts with a UTF-8
+/// byte order mark is scanned after it, as the reader parses it.
 pub fn cut(
     size: u64,
     max: u64,
     d: Dialect,
+    fetch: impl FnMut(u64, usize) -> Result<Vec<u8>>,
+) -> Result<Vec<Range>> {
+    let mut cuts = Cuts { ranges: Vec::new(), start: 0, lines: 0, lines_at_start: 0 };
+    cut_into(size, max, d, fetch, &mut cuts)?;
+    Ok(cuts.ranges)
+}
+
+struct Cuts {
+    ranges: Vec<Range>,
+    start: u64,
+    /// `\n` bytes before the scan position, and before `start`.
+    lines: u64,
+    lines_at_start: u64,
+}
+
+impl Cuts {
+    fn push(&mut self, end: u64) {
+        self.ranges.push(Range { start: self.start, end, lines: self.lines_at_start });
+        self.start = end;
+        self.lines_at_start = self.lines;
+    }
+}
+
+fn cut_into(
+    size: u64,
+    max: u64,
+    d: Dialect,
     mut fetch: impl FnMut(u64, usize) -> Result<Vec<u8>>,
-) -> Result<Vec<(u64, u64)>> {
+    cuts: &mut Cuts,
+) -> Result<()> {
     let max = max.max(1);
-    let mut ranges = Vec::new();
-    let mut start = 0u64;
     if size <= max {
-        return Ok(vec![(0, size)]);
+        cuts.push(size);
+        return Ok(());
     }
     let mut scanner = Scanner::new(d);
     // File offset of buf[0]: the scan starts after a byte order mark.
@@ -181,16 +217,16 @@ pub fn cut(
     let mut buf: Vec<u8> = Vec::new();
     let mut at = 0usize; // scanned up to buf[at]
     loop {
-        let target = start + max; // cut after a newline at target - 1 or later
+        let target = cuts.start + max; // cut after a newline at target - 1 or later
         if target >= size {
-            ranges.push((start, size));
-            return Ok(ranges);
+            cuts.push(size);
+            return Ok(());
         }
         if at >= buf.len() {
             base += buf.len() as u64;
             if base >= size {
-                ranges.push((start, size));
-                return Ok(ranges);
+                cuts.push(size);
+                return Ok(());
             }
             buf = fetch(base, CHUNK)?;
             if buf.is_empty() {
@@ -200,17 +236,16 @@ pub fn cut(
         }
         let k = (target - 1).saturating_sub(base);
         let find = usize::try_from(k).unwrap_or(usize::MAX);
-        match scanner.scan(&buf, at, Some(find)) {
-            Some(next) => {
-                let end = base + next as u64;
-                ranges.push((start, end));
-                if end >= size {
-                    return Ok(ranges);
-                }
-                start = end;
-                at = next;
+        let stop = scanner.scan(&buf, at, Some(find));
+        let upto = stop.unwrap_or(buf.len());
+        cuts.lines += memchr::memchr_iter(b'\n', &buf[at..upto]).count() as u64;
+        at = upto;
+        if stop.is_some() {
+            let end = base + upto as u64;
+            cuts.push(end);
+            if end >= size {
+                return Ok(());
             }
-            None => at = buf.len(),
         }
     }
 }
@@ -247,11 +282,16 @@ pub(crate) mod tests {
     }
 
     fn cut_all(d: Dialect, data: &[u8], max: u64, chunk: usize) -> Vec<(u64, u64)> {
-        cut(data.len() as u64, max, d, |off, len| {
+        let ranges = cut(data.len() as u64, max, d, |off, len| {
             let s = off as usize;
             Ok(data[s..(s + len.min(chunk)).min(data.len())].to_vec())
         })
-        .unwrap()
+        .unwrap();
+        for r in &ranges {
+            let lines = data[..r.start as usize].iter().filter(|c| **c == b'\n').count() as u64;
+            assert_eq!(r.lines, lines, "{ranges:?}");
+        }
+        ranges.iter().map(|r| (r.start, r.end)).collect()
     }
 
     /// A tiny deterministic generator (xorshift) for the random inputs.

@@ -71,7 +71,7 @@ pub fn infer<F: FnMut(u64, usize) -> Result<Vec<u8>>>(
     let mut names: Option<Vec<String>> = None;
     let mut sampled = 0;
     while sampled < sample_rows {
-        match records.next()? {
+        match records.next_record()? {
             Next::End => break,
             Next::Record { .. } => {}
             _ => continue,

@@ -144,28 +144,28 @@ impl Reader for Csv {
     fn plan(&mut self, files: &[InputFile], inputs: Vec<Input>, hints: &PlanHints) -> Result<Vec<Split>> {
         let mut splits = Vec::with_capacity(files.len());
         for (i, (file, input)) in files.iter().zip(&inputs).enumerate() {
-            let whole = |id: String, start: u64, end: u64| Split {
+            let split = |id: String, r: boundary::Range| Split {
                 id,
                 input: Some(i as u32),
                 offset: 0,
                 length: file.size,
-                payload: format!("{start}..{end}"),
-                size_hint: (end - start).max(1),
+                payload: format!("{}..{}:{}", r.start, r.end, r.lines),
+                size_hint: (r.end - r.start).max(1),
             };
+            let whole = boundary::Range { start: 0, end: file.size, lines: 0 };
             if file.size <= hints.max_split_bytes {
-                splits.push(whole(file.path.clone(), 0, file.size));
+                splits.push(split(file.path.clone(), whole));
                 continue;
             }
             // A file that cannot be read is one split, which fails with the reason.
-            match boundary::cut(file.size, hints.max_split_bytes, self.dialect, |off, len| {
-                input.read_at(off, len)
-            }) {
+            let fetch = |off, len| input.read_at(off, len);
+            match boundary::cut(file.size, hints.max_split_bytes, self.dialect, fetch) {
                 Ok(ranges) if ranges.len() > 1 => {
-                    for (s, e) in ranges {
-                        splits.push(whole(format!("{}@{s}..{e}", file.path), s, e));
+                    for r in ranges {
+                        splits.push(split(format!("{}@{}..{}", file.path, r.start, r.end), r));
                     }
                 }
-                _ => splits.push(whole(file.path.clone(), 0, file.size)),
+                _ => splits.push(split(file.path.clone(), whole)),
             }
         }
         Ok(splits)
@@ -181,36 +181,31 @@ impl Reader for Csv {
         let input = input.ok_or_else(|| Error::invalid_options("the csv reader needs input files"))?;
         let path = file.map_or("the input", |f| f.path.as_str());
         let schema = self.schema.clone().ok_or_else(|| Error::internal("read before configure"))?;
-        let (start, end) = parse_payload(&split.payload, input.size())?;
+        let range = parse_payload(&split.payload, input.size())?;
         let mut sink = OutputSink { out };
         let fetch = |off, len| input.read_at(off, len);
-        read_range(
-            fetch,
-            input.size(),
-            start,
-            end,
-            &self.options,
-            self.dialect,
-            &self.nulls,
-            &schema,
-            &mut sink,
-        )
-        .map_err(|e| e.context(path))?;
+        let (options, nulls) = (&self.options, &self.nulls);
+        read_range(fetch, input.size(), range, options, self.dialect, nulls, &schema, &mut sink)
+            .map_err(|e| e.context(path))?;
         Ok(Outcome::complete())
     }
 }
 
-/// The byte range `start..end` of a split's payload.
-fn parse_payload(payload: &str, size: u64) -> Result<(u64, u64)> {
-    let bad = || Error::internal(format!("split payload `{payload}` is not a byte range `start..end`"));
-    let (a, b) = payload.split_once("..").ok_or_else(bad)?;
-    let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-    if a > b || b > size {
+/// A split's payload `start..end:lines`: its byte range and the lines
+/// before it.
+fn parse_payload(payload: &str, size: u64) -> Result<boundary::Range> {
+    let bad = || Error::internal(format!("split payload `{payload}` is not `start..end:lines`"));
+    let (range, lines) = payload.split_once(':').ok_or_else(bad)?;
+    let (a, b) = range.split_once("..").ok_or_else(bad)?;
+    let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
+    let r = boundary::Range { start: num(a)?, end: num(b)?, lines: num(lines)? };
+    if r.start > r.end || r.end > size {
         return Err(Error::invalid_input(format!(
-            "the plan expected bytes {a}..{b} of a file of {size} bytes (did it change?)"
+            "the plan expected bytes {}..{} of a file of {size} bytes (did it change?)",
+            r.start, r.end
         )));
     }
-    Ok((a, b))
+    Ok(r)
 }
 
 fn bom_len(input: &Input) -> Result<u64> {
@@ -258,8 +253,9 @@ fn read_head(
     d: Dialect,
 ) -> Result<Option<Head>> {
     let mut r = Records::new(fetch, d, bom, size, true, options.max_record_bytes);
+    r.fetch_size(64 << 10);
     loop {
-        match r.next()? {
+        match r.next_record()? {
             Next::End => return Ok(None),
             Next::Record { .. } => break,
             Next::TooLong { line } | Next::Unterminated { line } if options.header => {
@@ -315,14 +311,14 @@ fn map_columns(schema: &Schema, options: &Options, head: &Head) -> Result<Vec<Co
     Ok(columns)
 }
 
-/// Reads the records of `[start, end)` of a file of `size` bytes (fetched
-/// with `fetch`) into batches of `schema`, rejecting bad ones.
+/// Reads the records of `range` of a file of `size` bytes (fetched with
+/// `fetch`) into batches of `schema`, rejecting bad ones with their file
+/// line numbers.
 #[allow(clippy::too_many_arguments)]
 pub fn read_range(
     mut fetch: impl FnMut(u64, usize) -> Result<Vec<u8>>,
     size: u64,
-    start: u64,
-    end: u64,
+    range: boundary::Range,
     options: &Options,
     d: Dialect,
     nulls: &[Vec<u8>],
@@ -338,7 +334,8 @@ pub fn read_range(
         _ => head.width,
     };
     let columns = map_columns(schema, options, &head)?;
-    let from = start.max(bom);
+    let end = range.end;
+    let from = range.start.max(bom);
     if from >= end {
         return Ok(());
     }
@@ -346,11 +343,8 @@ pub fn read_range(
     records.blank_lines_are_records(width == 1);
     let mut table = Columns::new(schema.clone(), &columns, options.batch_rows.min(1 << 16));
     let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
-    // Lines before `from`, counted only when a record is rejected.
-    let mut lines_before: Option<u64> = if from <= bom { Some(0) } else { None };
-    let mut rejects: Vec<(u64, String)> = Vec::new();
     loop {
-        let next = records.next()?;
+        let next = records.next_record()?;
         let (line, reason) = match next {
             Next::End => break,
             Next::Record { .. } if records.record_start() < head.end => continue, // the header
@@ -392,62 +386,12 @@ pub fn read_range(
                 (line, "unterminated quoted field: the quote runs to the end of the file".to_string())
             }
         };
-        rejects.push((line, reason));
-        if rejects.len() >= 1024 {
-            flush_rejects(&mut rejects, &mut lines_before, from, &mut records, sink)?;
-        }
+        sink.reject(range.lines + line, &reason);
     }
-    drop(records);
     if table.rows() > 0 {
         sink.emit(&table.flush()?)?;
     }
-    if !rejects.is_empty() {
-        let before = match lines_before {
-            Some(n) => n,
-            None => count_lines(&mut fetch, from)?,
-        };
-        for (line, reason) in rejects {
-            sink.reject(line + before, &reason);
-        }
-    }
     Ok(())
-}
-
-/// Reports the rejects gathered so far with file line numbers.
-fn flush_rejects<F: FnMut(u64, usize) -> Result<Vec<u8>>>(
-    rejects: &mut Vec<(u64, String)>,
-    lines_before: &mut Option<u64>,
-    from: u64,
-    records: &mut Records<F>,
-    sink: &mut impl Sink,
-) -> Result<()> {
-    let before = match *lines_before {
-        Some(n) => n,
-        None => {
-            let n = count_lines(records.fetcher(), from)?;
-            *lines_before = Some(n);
-            n
-        }
-    };
-    for (line, reason) in rejects.drain(..) {
-        sink.reject(line + before, &reason);
-    }
-    Ok(())
-}
-
-/// `\n` bytes in `[0, end)` of a file.
-fn count_lines(mut fetch: impl FnMut(u64, usize) -> Result<Vec<u8>>, end: u64) -> Result<u64> {
-    let mut pos = 0;
-    let mut n = 0;
-    while pos < end {
-        let chunk = fetch(pos, ((end - pos) as usize).min(8 << 20))?;
-        if chunk.is_empty() {
-            break;
-        }
-        n += memchr::memchr_iter(b'\n', &chunk).count() as u64;
-        pos += chunk.len() as u64;
-    }
-    Ok(n)
 }
 
 runtime_plugin_sdk::export_reader!(Csv);

@@ -19,7 +19,7 @@ use runtime_plugin_sdk::error::{Error, Result};
 /// How much input to fetch from the host at a time.
 const CHUNK: usize = 4 << 20;
 
-/// What [`Records::next`] found.
+/// What [`Records::next_record`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     /// A record, starting on this line (1-based within the range); its
@@ -64,6 +64,8 @@ pub struct Records<F> {
     record_line: u64,
     record_start: u64,
     finished: bool,
+    /// Bytes fetched at a time.
+    chunk: usize,
 }
 
 impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
@@ -99,7 +101,13 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
             record_line: 0,
             record_start: 0,
             finished: false,
+            chunk: CHUNK,
         }
+    }
+
+    /// Fetches `bytes` at a time (default 4 MiB): less to read a header.
+    pub fn fetch_size(&mut self, bytes: usize) {
+        self.chunk = bytes.max(1);
     }
 
     /// Reads empty lines as records of one empty field (one-column files).
@@ -110,11 +118,6 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
     /// The file offset the parser has reached.
     pub fn offset(&self) -> u64 {
         self.base + self.at as u64
-    }
-
-    /// The function the input is fetched with.
-    pub fn fetcher(&mut self) -> &mut F {
-        &mut self.fetch
     }
 
     /// File offset where the last record started.
@@ -154,7 +157,7 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
         if self.base >= self.end {
             return Ok(false);
         }
-        let want = (self.end - self.base).min(CHUNK as u64) as usize;
+        let want = (self.end - self.base).min(self.chunk as u64) as usize;
         self.buf = (self.fetch)(self.base, want)?;
         if self.buf.is_empty() {
             return Err(Error::io(format!("input ended at byte {}, expected {}", self.base, self.end)));
@@ -163,7 +166,7 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
     }
 
     /// The next record of the range.
-    pub fn next(&mut self) -> Result<Next> {
+    pub fn next_record(&mut self) -> Result<Next> {
         if self.finished {
             return Ok(Next::End);
         }
@@ -298,7 +301,7 @@ mod tests {
         let mut r = Records::new(fetch, Dialect::default(), 0, data.len() as u64, true, max);
         let mut out = Vec::new();
         loop {
-            let n = r.next().unwrap();
+            let n = r.next_record().unwrap();
             if n == Next::End {
                 return out;
             }
@@ -358,7 +361,7 @@ mod tests {
         let mut r = Records::new(fetch, Dialect::default(), 0, data.len() as u64, true, 1 << 20);
         r.blank_lines_are_records(true);
         let mut got = Vec::new();
-        while let Next::Record { line } = r.next().unwrap() {
+        while let Next::Record { line } = r.next_record().unwrap() {
             got.push((line, String::from_utf8_lossy(r.field(0)).into_owned()));
         }
         let want = [(1, "a"), (2, "1"), (3, ""), (4, "2"), (5, ""), (6, "3")];

@@ -76,13 +76,17 @@ fn fetcher(data: &[u8], chunk: usize) -> impl FnMut(u64, usize) -> Result<Vec<u8
 }
 
 fn read(csv: &Csv, data: &[u8], start: u64, end: u64, chunk: usize) -> Collect {
+    let lines = data[..start as usize].iter().filter(|c| **c == b'\n').count() as u64;
+    read_lines(csv, data, boundary::Range { start, end, lines }, chunk)
+}
+
+fn read_lines(csv: &Csv, data: &[u8], range: boundary::Range, chunk: usize) -> Collect {
     let mut sink = Collect::default();
     let schema = csv.schema.clone().unwrap();
     read_range(
         fetcher(data, chunk),
         data.len() as u64,
-        start,
-        end,
+        range,
         &csv.options,
         csv.dialect,
         &csv.nulls,
@@ -97,8 +101,8 @@ fn read(csv: &Csv, data: &[u8], start: u64, end: u64, chunk: usize) -> Collect {
 fn read_split(csv: &Csv, data: &[u8], max: u64, chunk: usize) -> (Collect, usize) {
     let ranges = boundary::cut(data.len() as u64, max, csv.dialect, fetcher(data, usize::MAX)).unwrap();
     let mut all = Collect::default();
-    for (s, e) in &ranges {
-        let c = read(csv, data, *s, *e, chunk);
+    for r in &ranges {
+        let c = read_lines(csv, data, *r, chunk);
         all.batches.extend(c.batches);
         all.rejects.extend(c.rejects);
     }
@@ -171,7 +175,8 @@ fn a_missing_header_column_fails_the_split_with_its_name() {
     let csv = setup(json, data);
     let schema = csv.schema.clone().unwrap();
     let mut sink = Collect::default();
-    let e = read_range(fetcher(data, 9), 8, 0, 8, &csv.options, csv.dialect, &csv.nulls, &schema, &mut sink)
+    let range = boundary::Range { start: 0, end: 8, lines: 0 };
+    let e = read_range(fetcher(data, 9), 8, range, &csv.options, csv.dialect, &csv.nulls, &schema, &mut sink)
         .unwrap_err();
     assert_eq!(e.message, "no column `z` in the header (it has a, b)");
 }
@@ -246,7 +251,8 @@ fn many_small_splits_give_the_rows_of_one() {
 
 #[test]
 fn payloads() {
-    assert_eq!(parse_payload("3..10", 10).unwrap(), (3, 10));
-    assert!(parse_payload("3..11", 10).is_err());
+    assert_eq!(parse_payload("3..10:2", 10).unwrap(), boundary::Range { start: 3, end: 10, lines: 2 });
+    assert!(parse_payload("3..11:0", 10).is_err());
+    assert!(parse_payload("3..10", 10).is_err());
     assert!(parse_payload("x", 10).is_err());
 }
