@@ -81,7 +81,10 @@ fn rejects_of(report: &serde_json::Value) -> Vec<(String, String, String)> {
 }
 
 fn csv_inputs(case: &Case) -> Vec<PathBuf> {
-    ["empty.csv", "header_only.csv", "malformed.csv", "quoted.csv"].iter().map(|f| case.path(&format!("in/{f}"))).collect()
+    ["empty.csv", "header_only.csv", "malformed.csv", "quoted.csv"]
+        .iter()
+        .map(|f| case.path(&format!("in/{f}")))
+        .collect()
 }
 
 #[test]
@@ -90,7 +93,10 @@ fn typed_fields_match_duckdb_in_one_split_or_many() {
     let reject_lines = make_inputs(&case.path("in"));
     let inputs = r#"["in/*.csv"]"#;
     case.write("one.toml", pipeline(inputs, FIELDS, "out/one.parquet"));
-    case.write("many.toml", pipeline(inputs, &format!("max_split_bytes = \"4 KiB\"\n{FIELDS}"), "out/many.parquet"));
+    case.write(
+        "many.toml",
+        pipeline(inputs, &format!("max_split_bytes = \"4 KiB\"\n{FIELDS}"), "out/many.parquet"),
+    );
 
     let (run, one) = case.run_pipeline("one.toml", &[]);
     run.expect_code(0);
@@ -104,7 +110,10 @@ fn typed_fields_match_duckdb_in_one_split_or_many() {
     assert_eq!(one["rejected_records"], 2, "{one}");
     let rejects = rejects_of(&one);
     let where_: Vec<(&str, &str)> = rejects.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
-    assert_eq!(where_, [("in/malformed.csv", reject_lines[0].as_str()), ("in/malformed.csv", reject_lines[1].as_str())]);
+    assert_eq!(
+        where_,
+        [("in/malformed.csv", reject_lines[0].as_str()), ("in/malformed.csv", reject_lines[1].as_str())]
+    );
     assert_eq!(rejects[0].2, "expected 6 fields, found 2");
     assert_eq!(rejects[1].2, "field `id`: `x150` is not an int64");
 
@@ -130,12 +139,18 @@ fn typed_fields_match_duckdb_in_one_split_or_many() {
         .arg(case.path("out/many.parquet"))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&same.stdout).trim(), "0", "{}", String::from_utf8_lossy(&same.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&same.stdout).trim(),
+        "0",
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
 
     // The plan shows the cuts; each lies where a record starts.
     let plan = case.run(&["plan", "many.toml", "--json"]);
     let plan: serde_json::Value = serde_json::from_str(&plan.expect_code(0).stdout()).unwrap();
-    let ids: Vec<&str> = plan["splits"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        plan["splits"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len() as u64, splits);
     let data = std::fs::read(case.path("in/quoted.csv")).unwrap();
     let starts: Vec<usize> = ids
@@ -153,7 +168,10 @@ fn typed_fields_match_duckdb_in_one_split_or_many() {
 fn inferred_types_match_duckdbs_sniffer() {
     let case = Case::new();
     make_inputs(&case.path("in"));
-    case.write("pipeline.toml", pipeline(r#"["in/quoted.csv"]"#, "max_split_bytes = \"8 KiB\"", "out/rows.parquet"));
+    case.write(
+        "pipeline.toml",
+        pipeline(r#"["in/quoted.csv"]"#, "max_split_bytes = \"8 KiB\"", "out/rows.parquet"),
+    );
     let (run, report) = case.run_pipeline("pipeline.toml", &[]);
     run.expect_code(0);
     assert_eq!(report["splits_failed"], 0, "{report}");
@@ -182,7 +200,14 @@ options.quote = "'"
 options.escape = "\\"
 options.null_strings = ["NA", ""]
 options.fields = [{ name = "column0", type = "int64" }, { name = "column1", type = "string" }, { name = "column2", type = "int64" }]"#;
-    case.write("pipeline.toml", pipeline(r#"["in/dialect.txt"]"#, &format!("max_split_bytes = \"4 KiB\"\n{options}"), "out/rows.parquet"));
+    case.write(
+        "pipeline.toml",
+        pipeline(
+            r#"["in/dialect.txt"]"#,
+            &format!("max_split_bytes = \"4 KiB\"\n{options}"),
+            "out/rows.parquet",
+        ),
+    );
     let (run, report) = case.run_pipeline("pipeline.toml", &[]);
     run.expect_code(0);
     assert_eq!(report["rejected_records"], 0, "{report}");
@@ -202,7 +227,11 @@ fn a_missing_column_fails_that_file_and_options_are_checked() {
     case.write("in/b.csv", "ident,name\n2,y\n");
     case.write(
         "pipeline.toml",
-        pipeline(r#"["in/*.csv"]"#, "options.fields = [{ name = \"id\", type = \"int64\" }]\n[run]\nmax_failed_splits = 1", "out/rows.parquet"),
+        pipeline(
+            r#"["in/*.csv"]"#,
+            "options.fields = [{ name = \"id\", type = \"int64\" }]\n[run]\nmax_failed_splits = 1",
+            "out/rows.parquet",
+        ),
     );
     let (run, report) = case.run_pipeline("pipeline.toml", &[]);
     run.expect_code(0);

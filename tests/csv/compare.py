@@ -4,8 +4,10 @@
     compare.py OUTPUT.parquet READ_CSV_OPTIONS INPUT.csv...
 
 READ_CSV_OPTIONS is DuckDB's named parameters of read_csv as SQL text
-(`header = true, delim = ',', columns = {...}`). 0-byte inputs are left out
-(DuckDB cannot sniff an empty file; they hold no rows). Both sides must hold
+(`header = true, delim = ',', columns = {...}`). DuckDB reads each input on
+its own (`UNION ALL` of one `read_csv` per file: with a list of files it
+applies the first file's sniffed line ends to all of them) and leaves out
+0-byte inputs (it cannot sniff an empty file; they hold no rows). Both sides must hold
 the same multiset of rows (EXCEPT ALL both ways, nulls included) with the
 same types; timestamps are compared as microseconds since the epoch, UTC
 (the runtime writes UTC timestamps, DuckDB reads naive ones). Prints
@@ -25,8 +27,8 @@ def main():
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"CREATE VIEW o AS SELECT * FROM read_parquet('{out}')")
-    files = ", ".join(f"'{p}'" for p in inputs)
-    con.execute(f"CREATE VIEW i AS SELECT * FROM read_csv([{files}], {options})")
+    reads = " UNION ALL ".join(f"SELECT * FROM read_csv('{p}', {options})" for p in inputs)
+    con.execute(f"CREATE VIEW i AS {reads}")
     out_cols = con.execute("DESCRIBE o").fetchall()
     in_types = {r[0]: r[1] for r in con.execute("DESCRIBE i").fetchall()}
     problems = []

@@ -34,8 +34,9 @@ pub enum Cell {
     Micros(i64),
 }
 
-/// Converts `raw` for `column`, or says why it cannot.
-pub fn convert(column: &Column, raw: &[u8], nulls: &[Vec<u8>]) -> Result<Cell, String> {
+/// Converts `raw` for `column`, or says why it cannot. `utf8` says that
+/// `raw` is known to be valid UTF-8.
+pub fn convert(column: &Column, raw: &[u8], utf8: bool, nulls: &[Vec<u8>]) -> Result<Cell, String> {
     if nulls.iter().any(|n| n.as_slice() == raw) {
         return if column.nullable {
             Ok(Cell::Null)
@@ -48,6 +49,7 @@ pub fn convert(column: &Column, raw: &[u8], nulls: &[Vec<u8>]) -> Result<Cell, S
         format!("field `{}`: `{}` is not {what}", column.name, shown.escape_debug())
     };
     match column.ty {
+        FieldType::String if utf8 => Ok(Cell::Text),
         FieldType::String => match std::str::from_utf8(raw) {
             Ok(_) => Ok(Cell::Text),
             Err(e) => {
@@ -105,13 +107,10 @@ impl Columns {
 
     /// Appends one row: `cells[i]` for column `i`, whose text (for
     /// `Cell::Text`) is `text(i)`.
-    pub fn append<'a>(&mut self, cells: &[Cell], text: impl Fn(usize) -> &'a [u8]) {
+    pub fn append<'a>(&mut self, cells: &[Cell], text: impl Fn(usize) -> &'a str) {
         for (i, (b, cell)) in self.builders.iter_mut().zip(cells).enumerate() {
             match (b, cell) {
-                (Builder::Str(b), Cell::Text) => {
-                    // Checked by `convert`.
-                    b.append_value(std::str::from_utf8(text(i)).unwrap_or_default())
-                }
+                (Builder::Str(b), Cell::Text) => b.append_value(text(i)),
                 (Builder::Int(b), Cell::Int(x)) => b.append_value(*x),
                 (Builder::Float(b), Cell::Float(x)) => b.append_value(*x),
                 (Builder::Bool(b), Cell::Bool(x)) => b.append_value(*x),

@@ -257,8 +257,9 @@ fn read_head(
     loop {
         match r.next_record()? {
             Next::End => return Ok(None),
-            Next::Record { .. } => break,
-            Next::TooLong { line } | Next::Unterminated { line } if options.header => {
+            Next::Record => break,
+            Next::TooLong | Next::Unterminated if options.header => {
+                let line = r.line();
                 return Err(Error::invalid_input(format!(
                     "line {line}: the header is not a readable record"
                 )));
@@ -344,49 +345,56 @@ pub fn read_range(
     let mut table = Columns::new(schema.clone(), &columns, options.batch_rows.min(1 << 16));
     let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
     loop {
-        let next = records.next_record()?;
-        let (line, reason) = match next {
+        let reason = match records.next_record()? {
             Next::End => break,
-            Next::Record { .. } if records.record_start() < head.end => continue, // the header
-            Next::Record { line } => {
-                if records.len() != width {
-                    (line, format!("expected {width} fields, found {}", records.len()))
-                } else {
-                    cells.clear();
-                    let mut bad = None;
-                    for c in &columns {
-                        match columns::convert(c, records.field(c.index), nulls) {
-                            Ok(cell) => cells.push(cell),
-                            Err(why) => {
-                                bad = Some(why);
-                                break;
-                            }
-                        }
-                    }
-                    match bad {
-                        Some(why) => (line, why),
-                        None => {
-                            table.append(&cells, |i| records.field(columns[i].index));
-                            if table.rows() >= options.batch_rows {
-                                sink.emit(&table.flush()?)?;
-                            }
-                            continue;
+            Next::Record if records.record_start() < head.end => continue, // the header
+            Next::Record if records.len() != width => {
+                format!("expected {width} fields, found {}", records.len())
+            }
+            Next::Record => {
+                // One UTF-8 check for the whole record; per field only when it fails.
+                let text = std::str::from_utf8(records.bytes()).ok();
+                let mut bad = None;
+                cells.clear();
+                for c in &columns {
+                    let span = records.span(c.index);
+                    let utf8 =
+                        text.is_some_and(|t| t.is_char_boundary(span.start) && t.is_char_boundary(span.end));
+                    match columns::convert(c, records.field(c.index), utf8, nulls) {
+                        Ok(cell) => cells.push(cell),
+                        Err(why) => {
+                            bad = Some(why);
+                            break;
                         }
                     }
                 }
+                match bad {
+                    Some(why) => why,
+                    None => {
+                        table.append(&cells, |i| {
+                            let span = records.span(columns[i].index);
+                            match text {
+                                Some(t) => &t[span],
+                                // Checked by `convert`.
+                                None => std::str::from_utf8(&records.bytes()[span]).unwrap_or_default(),
+                            }
+                        });
+                        if table.rows() >= options.batch_rows {
+                            sink.emit(&table.flush()?)?;
+                        }
+                        continue;
+                    }
+                }
             }
-            Next::TooLong { line } => (
-                line,
-                format!(
-                    "record is longer than max_record_bytes ({} bytes); is a quote left open?",
-                    options.max_record_bytes
-                ),
+            Next::TooLong => format!(
+                "record is longer than max_record_bytes ({} bytes); is a quote left open?",
+                options.max_record_bytes
             ),
-            Next::Unterminated { line } => {
-                (line, "unterminated quoted field: the quote runs to the end of the file".to_string())
+            Next::Unterminated => {
+                "unterminated quoted field: the quote runs to the end of the file".to_string()
             }
         };
-        sink.reject(range.lines + line, &reason);
+        sink.reject(range.lines + records.line(), &reason);
     }
     if table.rows() > 0 {
         sink.emit(&table.flush()?)?;

@@ -4,7 +4,8 @@
 //! The range is fetched in chunks and fed to `csv_core::Reader`, which
 //! unquotes fields into one buffer and records where each ends; a record
 //! may span chunks. Line numbers count `\n` bytes from the start of the
-//! range (the caller adds the lines before it). Empty lines between
+//! range (the caller adds the lines before it); they are counted a chunk
+//! at a time, and only up to a record's start when its line is asked for. Empty lines between
 //! records are skipped, except that a file of one column reads them as an
 //! empty field (as DuckDB does). A record longer than `max_record_bytes`
 //! is skipped without being kept in memory and reported as too long; a
@@ -22,13 +23,13 @@ const CHUNK: usize = 4 << 20;
 /// What [`Records::next_record`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
-    /// A record, starting on this line (1-based within the range); its
-    /// fields are [`Records::field`].
-    Record { line: u64 },
+    /// A record; its fields are [`Records::field`], its line
+    /// [`Records::line`].
+    Record,
     /// A record longer than the limit, skipped.
-    TooLong { line: u64 },
+    TooLong,
     /// The last record of the file, still inside quotes at its end.
-    Unterminated { line: u64 },
+    Unterminated,
     /// No more records in the range.
     End,
 }
@@ -51,8 +52,10 @@ pub struct Records<F> {
     ends: Vec<usize>,
     nout: usize,
     nend: usize,
-    /// `\n` bytes consumed so far.
-    lines: u64,
+    /// `\n` bytes in the range before `buf`, and in `buf[..counted]`.
+    lines_before_buf: u64,
+    counted: usize,
+    counted_lines: u64,
     /// At the beginning of a line (after a `\n`, or at the range's start).
     bol: bool,
     /// Empty lines are records of one empty field.
@@ -61,6 +64,9 @@ pub struct Records<F> {
     /// Inside a record that is too long: fields are thrown away.
     discarding: bool,
     in_record: bool,
+    /// Where in `buf` the current record starts while its line is not
+    /// counted yet; then its line.
+    record_at: Option<usize>,
     record_line: u64,
     record_start: u64,
     finished: bool,
@@ -92,12 +98,15 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
             ends: vec![0; 64],
             nout: 0,
             nend: 0,
-            lines: 0,
+            lines_before_buf: 0,
+            counted: 0,
+            counted_lines: 0,
             bol: true,
             blank_is_record: false,
             max_record_bytes,
             discarding: false,
             in_record: false,
+            record_at: None,
             record_line: 0,
             record_start: 0,
             finished: false,
@@ -125,9 +134,25 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
         self.record_start
     }
 
-    /// `\n` bytes consumed so far.
-    pub fn lines(&self) -> u64 {
-        self.lines
+    /// The line (1-based within the range) the last record starts on.
+    pub fn line(&mut self) -> u64 {
+        self.resolve_line();
+        self.record_line
+    }
+
+    /// Counts the `\n` bytes of `buf` up to `pos`.
+    fn count_to(&mut self, pos: usize) {
+        if pos > self.counted {
+            self.counted_lines += memchr::memchr_iter(b'\n', &self.buf[self.counted..pos]).count() as u64;
+            self.counted = pos;
+        }
+    }
+
+    fn resolve_line(&mut self) {
+        if let Some(at) = self.record_at.take() {
+            self.count_to(at);
+            self.record_line = 1 + self.lines_before_buf + self.counted_lines;
+        }
     }
 
     /// Number of fields of the last record.
@@ -141,8 +166,18 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
 
     /// Field `i` of the last record, unquoted.
     pub fn field(&self, i: usize) -> &[u8] {
+        &self.out[self.span(i)]
+    }
+
+    /// Where field `i` lies in [`Records::bytes`].
+    pub fn span(&self, i: usize) -> std::ops::Range<usize> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.out[start..self.ends[i]]
+        start..self.ends[i]
+    }
+
+    /// Every field of the last record, unquoted, one after the other.
+    pub fn bytes(&self) -> &[u8] {
+        &self.out[..if self.nend == 0 { 0 } else { self.ends[self.nend - 1] }]
     }
 
     /// Fetches the next chunk when the current one is used up; false at the
@@ -151,6 +186,11 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
         if self.at < self.buf.len() {
             return Ok(true);
         }
+        self.resolve_line();
+        self.count_to(self.buf.len());
+        self.lines_before_buf += self.counted_lines;
+        self.counted_lines = 0;
+        self.counted = 0;
         self.base += self.buf.len() as u64;
         self.buf.clear();
         self.at = 0;
@@ -173,7 +213,7 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
         loop {
             let more = self.refill()?;
             if !self.in_record {
-                // Skip line ends between records (counting them), as csv-core would.
+                // Skip line ends between records, as csv-core would.
                 while self.at < self.buf.len() {
                     let c = self.buf[self.at];
                     if c != b'\n' && c != b'\r' {
@@ -181,27 +221,23 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
                     }
                     let blank = self.bol;
                     self.at += 1;
-                    if c == b'\n' {
-                        self.lines += 1;
-                        self.bol = true;
-                    } else {
-                        self.bol = false;
-                    }
+                    self.bol = c == b'\n';
                     if blank && self.blank_is_record {
+                        // (A blank line of `\r\n` is one record: the `\n` is
+                        // not at the beginning of a line.)
                         self.record_start = self.offset() - 1;
+                        self.record_at = Some(self.at - 1);
                         self.nout = 0;
                         self.nend = 1;
                         self.ends[0] = 0;
-                        // A blank line of `\r\n` is one record, not two.
-                        let line = self.lines + if c == b'\n' { 0 } else { 1 };
-                        return Ok(Next::Record { line });
+                        return Ok(Next::Record);
                     }
                 }
                 if self.at >= self.buf.len() && more {
                     continue;
                 }
                 self.in_record = true;
-                self.record_line = self.lines + 1;
+                self.record_at = Some(self.at);
                 self.record_start = self.offset();
                 self.nout = 0;
                 self.nend = 0;
@@ -214,7 +250,6 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
             } else {
                 self.core.read_record(input, &mut self.out[self.nout..], &mut self.ends[self.nend..])
             };
-            self.lines += memchr::memchr_iter(b'\n', &input[..nin]).count() as u64;
             if nin > 0 {
                 self.bol = input[nin - 1] == b'\n';
             }
@@ -249,17 +284,16 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
                 }
                 ReadRecordResult::Record => {
                     self.in_record = false;
-                    let line = self.record_line;
                     if self.discarding || self.nout > self.max_record_bytes {
                         self.discarding = false;
                         self.nend = 0;
-                        return Ok(Next::TooLong { line });
+                        return Ok(Next::TooLong);
                     }
                     if !more && self.end_is_eof && self.ends_in_quotes()? {
                         self.finished = true;
-                        return Ok(Next::Unterminated { line });
+                        return Ok(Next::Unterminated);
                     }
-                    return Ok(Next::Record { line });
+                    return Ok(Next::Record);
                 }
                 ReadRecordResult::End => {
                     self.finished = true;
@@ -293,7 +327,7 @@ impl<F: FnMut(u64, usize) -> Result<Vec<u8>>> Records<F> {
 mod tests {
     use super::*;
 
-    fn parse(data: &[u8], chunk: usize, max: usize) -> Vec<(Next, Vec<String>)> {
+    fn parse(data: &[u8], chunk: usize, max: usize) -> Vec<(Next, u64, Vec<String>)> {
         let fetch = |off: u64, len: usize| {
             let s = off as usize;
             Ok(data[s..(s + len.min(chunk)).min(data.len())].to_vec())
@@ -305,13 +339,14 @@ mod tests {
             if n == Next::End {
                 return out;
             }
+            let line = r.line();
             let fields = match n {
-                Next::Record { .. } => {
+                Next::Record => {
                     (0..r.len()).map(|i| String::from_utf8_lossy(r.field(i)).into_owned()).collect()
                 }
                 _ => vec![],
             };
-            out.push((n, fields));
+            out.push((n, line, fields));
         }
     }
 
@@ -320,11 +355,11 @@ mod tests {
         let data = b"a,b\r\n\r\n1,\"x\r\ny\"\r\n2,\"\"\"q\"\"\"\n\n3,";
         for chunk in [1, 2, 5, 1000] {
             let got = parse(data, chunk, 1 << 20);
-            let want: Vec<(Next, Vec<String>)> = vec![
-                (Next::Record { line: 1 }, vec!["a".into(), "b".into()]),
-                (Next::Record { line: 3 }, vec!["1".into(), "x\r\ny".into()]),
-                (Next::Record { line: 5 }, vec!["2".into(), "\"q\"".into()]),
-                (Next::Record { line: 7 }, vec!["3".into(), "".into()]),
+            let want: Vec<(Next, u64, Vec<String>)> = vec![
+                (Next::Record, 1, vec!["a".into(), "b".into()]),
+                (Next::Record, 3, vec!["1".into(), "x\r\ny".into()]),
+                (Next::Record, 5, vec!["2".into(), "\"q\"".into()]),
+                (Next::Record, 7, vec!["3".into(), "".into()]),
             ];
             assert_eq!(got, want, "chunk {chunk}");
         }
@@ -337,17 +372,9 @@ mod tests {
         data.extend_from_slice(b"\nyy\"\nb\n\"open\nc\n");
         for chunk in [3, 1000] {
             let got = parse(&data, chunk, 32);
-            let kinds: Vec<Next> = got.iter().map(|g| g.0).collect();
-            assert_eq!(
-                kinds,
-                [
-                    Next::Record { line: 1 },
-                    Next::TooLong { line: 2 },
-                    Next::Record { line: 4 },
-                    Next::Unterminated { line: 5 }
-                ],
-                "chunk {chunk}"
-            );
+            let kinds: Vec<(Next, u64)> = got.iter().map(|g| (g.0, g.1)).collect();
+            let want = [(Next::Record, 1), (Next::TooLong, 2), (Next::Record, 4), (Next::Unterminated, 5)];
+            assert_eq!(kinds, want, "chunk {chunk}");
         }
     }
 
@@ -361,8 +388,8 @@ mod tests {
         let mut r = Records::new(fetch, Dialect::default(), 0, data.len() as u64, true, 1 << 20);
         r.blank_lines_are_records(true);
         let mut got = Vec::new();
-        while let Next::Record { line } = r.next_record().unwrap() {
-            got.push((line, String::from_utf8_lossy(r.field(0)).into_owned()));
+        while let Next::Record = r.next_record().unwrap() {
+            got.push((r.line(), String::from_utf8_lossy(r.field(0)).into_owned()));
         }
         let want = [(1, "a"), (2, "1"), (3, ""), (4, "2"), (5, ""), (6, "3")];
         assert_eq!(got, want.map(|(l, s)| (l, s.to_string())));

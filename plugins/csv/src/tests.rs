@@ -256,3 +256,15 @@ fn payloads() {
     assert!(parse_payload("3..10", 10).is_err());
     assert!(parse_payload("x", 10).is_err());
 }
+
+#[test]
+fn invalid_utf8_rejects_only_when_a_read_field_has_it() {
+    // Row 2 splits `é` across two fields: the record is valid UTF-8 as a
+    // whole, each field is not. Row 3 has bad bytes in an unread column.
+    let data = b"a,b,c\nx,y,1\n\xC3,\xA9,2\nok,fine,\xFF\n";
+    let json = r#"{"fields":[{"name":"a","type":"string"},{"name":"b","type":"string"}]}"#;
+    let csv = setup(json, data);
+    let c = read(&csv, data, 0, data.len() as u64, 1 << 20);
+    assert_eq!(c.text_rows(), ["x|y", "ok|fine"]);
+    assert_eq!(c.rejects, vec![(3, "field `a` is not valid UTF-8 (at byte 0)".to_string())]);
+}
