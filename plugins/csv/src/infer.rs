@@ -73,7 +73,7 @@ pub fn infer<F: FnMut(u64, usize) -> Result<Vec<u8>>>(
     while sampled < sample_rows {
         match records.next_record()? {
             Next::End => break,
-            Next::Record { .. } => {}
+            Next::Record => {}
             _ => continue,
         }
         if names.is_none() {
