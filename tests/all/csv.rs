@@ -5,7 +5,8 @@
 //! by the real binary and compared value for value with DuckDB's
 //! `read_csv` of the same inputs with the same options
 //! (tests/csv/compare.py). Cut into 4 KiB splits, the same inputs give
-//! exactly the rows of one split per file.
+//! exactly the rows of one split per file. And examples/csv-export, in
+//! 16 KiB splits.
 
 use crate::util::{Case, repo};
 use std::path::{Path, PathBuf};
@@ -244,4 +245,31 @@ fn a_missing_column_fails_that_file_and_options_are_checked() {
     let run = case.run(&["validate", "bad.toml"]);
     run.expect_code(2);
     assert!(run.stderr().contains("must be one ASCII character"), "{}", run.stderr());
+}
+
+#[test]
+fn the_csv_export_example_matches_duckdb() {
+    let case = Case::new();
+    case.copy("examples/csv-export/pipeline.toml", "pipeline.toml");
+    let status = Command::new("python3")
+        .arg(repo().join("examples/csv-export/gen.py"))
+        .args(["--rows", "3000", "--out"])
+        .arg(case.path("data/orders.csv"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3");
+    assert!(status.success(), "gen.py failed");
+    // Small splits, so the example's quoted notes cross many cut points.
+    let (run, report) = case.run_pipeline("pipeline.toml", &["--set", "source.max_split_bytes=\"16 KiB\""]);
+    run.expect_code(0);
+    assert!(report["splits_total"].as_u64().unwrap() > 10, "{report}");
+    assert_eq!(report["rejected_records"], 0, "{report}");
+    let verdict = compare(
+        &case.path("out/orders.parquet"),
+        "header = true, delim = ',', quote = '\"', escape = '\"', columns = {'order_id': 'BIGINT', \
+         'customer': 'VARCHAR', 'note': 'VARCHAR', 'amount': 'DOUBLE', 'paid': 'BOOLEAN', 'order_date': 'DATE', \
+         'updated_at': 'TIMESTAMP'}",
+        &[case.path("data/orders.csv")],
+    );
+    assert!(verdict.starts_with("IDENTICAL 3000"), "{verdict}");
 }
