@@ -4,6 +4,7 @@
 //! Where new tests go:
 //! - `pod_usage`: the pod-usage example against the spec's checksums.
 //! - `parquet`: the `parquet` reader against DuckDB (codecs, types, schemas, damage).
+//! - `csv`: the `csv` reader against DuckDB (quoted newlines over many splits, inference, dialects, rejects).
 //! - `external_plugin`: a plugin built outside the host's workspace.
 //! - `failures`: malformed lines, unreadable files, the error policy.
 //! - `hostile`: plugins that attack the sandbox; limits, grants, error policy.
@@ -24,6 +25,7 @@ mod util;
 mod backpressure;
 mod cli;
 mod compat;
+mod csv;
 mod external_plugin;
 mod failures;
 mod hardening;

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Compares the runtime's output with DuckDB's read_csv of the same inputs.
+
+    compare.py OUTPUT.parquet READ_CSV_OPTIONS INPUT.csv...
+
+READ_CSV_OPTIONS is DuckDB's named parameters of read_csv as SQL text
+(`header = true, delim = ',', columns = {...}`). DuckDB reads each input on
+its own (`UNION ALL` of one `read_csv` per file: with a list of files it
+applies the first file's sniffed line ends to all of them) and leaves out
+0-byte inputs (it cannot sniff an empty file; they hold no rows). Both sides must hold
+the same multiset of rows (EXCEPT ALL both ways, nulls included) with the
+same types; timestamps are compared as microseconds since the epoch, UTC
+(the runtime writes UTC timestamps, DuckDB reads naive ones). Prints
+`IDENTICAL <rows>` or the differences, and exits 1 when they differ.
+"""
+import os
+import sys
+
+import duckdb
+
+SAME = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMP"}
+
+
+def main():
+    out, options, inputs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    inputs = [p for p in inputs if os.path.getsize(p) > 0]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE VIEW o AS SELECT * FROM read_parquet('{out}')")
+    reads = " UNION ALL ".join(f"SELECT * FROM read_csv('{p}', {options})" for p in inputs)
+    con.execute(f"CREATE VIEW i AS {reads}")
+    out_cols = con.execute("DESCRIBE o").fetchall()
+    in_types = {r[0]: r[1] for r in con.execute("DESCRIBE i").fetchall()}
+    problems = []
+    if [c[0] for c in out_cols] != list(in_types):
+        problems.append(f"columns: output {[c[0] for c in out_cols]}, inputs {list(in_types)}")
+    exprs = []
+    for name, ty, *_ in out_cols:
+        if SAME.get(ty, ty) != SAME.get(in_types.get(name), in_types.get(name)):
+            problems.append(f"column {name}: output {ty}, inputs {in_types.get(name)}")
+        exprs.append(f'epoch_us("{name}")' if ty.startswith("TIMESTAMP") else f'"{name}"')
+    cols = ", ".join(exprs)
+    n_out = con.execute("SELECT count(*) FROM o").fetchone()[0]
+    n_in = con.execute("SELECT count(*) FROM i").fetchone()[0]
+    if n_out != n_in:
+        problems.append(f"rows: output {n_out}, inputs {n_in}")
+    for a, b in [("o", "i"), ("i", "o")]:
+        extra = con.execute(f"SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b} LIMIT 3").fetchall()
+        if extra:
+            problems.append(f"rows in {a} but not {b}: {extra}")
+    if problems:
+        print("DIFFERENT")
+        print("\n".join(problems))
+        sys.exit(1)
+    print(f"IDENTICAL {n_out}")
+
+
+if __name__ == "__main__":
+    main()

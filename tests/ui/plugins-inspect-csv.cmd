@@ -1,0 +1,2 @@
+# args: plugins inspect csv
+# exit: 0
