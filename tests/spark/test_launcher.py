@@ -192,17 +192,13 @@ class Launcher(unittest.TestCase):
         got, ref = delta_rows(table), delta_rows(os.path.join(d, "ref"))
         self.assertEqual(len(ref), sum(40 + f * 10 for f in range(6)))
         self.assertEqual(got, ref, "every row exactly once")
-        # Exactly the winners' files are referenced (their manifests, as
-        # the commit recorded them in the report's tasks).
-        winners = set()
-        for t in rep["tasks"]:
-            self.assertIn(f"-{t['partition']}-", t["attempt"])
-        with open(os.path.join(table, "_delta_log", "00000000000000000001.json")) as fh:
-            actions = [json.loads(line) for line in fh]
-        for a in actions:
-            if "add" in a:
-                winners.add(a["add"]["path"])
+        # Exactly the winners' files are referenced: the files their
+        # manifests listed (kept in the report's tasks), nothing else; the
+        # failed first attempts had staged theirs, and --clean removed them.
+        winners = {p for t in rep["tasks"] for p in t["staged_files"]["t"]}
+        self.assertEqual(len(winners), 3 * 3, "one file per partition value per task")
         self.assertEqual(delta_adds(table), winners)
+        self.assertEqual(len(rep["committed"]["cleaned"]), 3, "the three failed attempts' folders")
         self.assertEqual(versions(table), 2, "one create, one commit")
         for path in winners:
             self.assertTrue(os.path.exists(os.path.join(table, path)), path)

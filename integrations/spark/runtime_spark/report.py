@@ -151,6 +151,7 @@ def assemble(plan, settings, run_id, started, sc, results, committed, code, erro
         task = {
             "partition": r["partition"], "attempt": r["attempt"], "attempt_number": r["attempt_number"],
             "host": r["host"], "executor_id": r["executor_id"], "manifest": r["manifest"],
+            "staged_files": r.get("staged_files", {}),
             "splits": len(r["split_ids"]), "rows_read": t.get("rows_read", 0),
             "bytes_read": t.get("bytes_read", 0), "splits_failed": t.get("splits_failed", 0),
             "start": offset, "end": r["ended_unix"] - started,

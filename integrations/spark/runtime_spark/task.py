@@ -91,6 +91,8 @@ def run_partition(spec, index, splits, counters=None):
     manifest = proc.stdout.decode().strip().splitlines()[-1]
     if not os.path.isabs(manifest):
         manifest = os.path.abspath(manifest)
+    with open(manifest) as f:
+        staged = {sk["name"]: [x["path"] for x in sk.get("files", [])] for sk in json.load(f).get("sinks", [])}
     if spec.fail_first_attempt and attempt_number == 0:
         # Test hook (RUNTIME_SPARK_TEST_FAIL_FIRST_ATTEMPT): this attempt
         # staged its files; fail it so Spark retries it beside them.
@@ -112,6 +114,7 @@ def run_partition(spec, index, splits, counters=None):
         "started_unix": started,
         "ended_unix": time.time(),
         "manifest": manifest,
+        "staged_files": staged,
         "split_ids": [s["id"] for s in splits],
         "report": report,
         "stderr": stderr[-4000:],
