@@ -34,6 +34,7 @@ def setUpModule():
     t = time.time()
     spark = (SparkSession.builder.master(MASTER).appName("runtime-spark tests")
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.task.maxFailures", "3")
              .config("spark.executor.memory", "512m")
              .getOrCreate())
@@ -215,6 +216,38 @@ class Launcher(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertNotEqual(third["run_id"], rep["run_id"])
         self.assertEqual(len(delta_rows(table)), 2 * len(ref))
+
+    def test_resume_continues_a_run_committed_in_part(self):
+        d = self.dir
+        pipeline = self.ndjson_case()
+        # Half the plan committed as run `part-run` (a launch that stopped
+        # after its first commit, made here by hand).
+        plan = json.loads(runtime("plan", pipeline, "--json").stdout)
+        with open(os.path.join(d, "half.json"), "w") as f:
+            json.dump(dict(plan, splits=plan["splits"][:3]), f)
+        runtime("run", pipeline, "--splits", "half.json", "--stage-only", "st", "--attempt", "manual",
+                "--run-id", "part-run", cwd=d)
+        out = runtime("commit", pipeline, "st/manual/manifest.json", cwd=d).stdout
+        self.assertNotIn("the run is complete", out)
+        code, rep = launch(pipeline, "--resume")
+        self.assertEqual(code, 0, rep.get("error"))
+        self.assertEqual(rep["run_id"], "part-run")
+        self.assertTrue(rep["resumed"])
+        self.assertEqual(rep["splits_already_committed"], 3)
+        self.assertEqual(sum(t["splits"] for t in rep["tasks"]), 3, "only the other half ran")
+        runtime("run", pipeline, "--set", 'sinks.t.path="ref"', "--quiet")
+        table = os.path.join(d, "out", "t")
+        self.assertEqual(delta_rows(table), delta_rows(os.path.join(d, "ref")))
+        code, again = launch(pipeline, "--resume")
+        self.assertEqual((code, again["nothing_to_resume"]), (0, "part-run"))
+        self.assertEqual(versions(table), 3, "create, the hand-made commit, the launch's")
+
+    def test_bad_configuration_exits_2_before_any_task(self):
+        pipeline = self.ndjson_case(files=1)
+        code, rep = launch(pipeline, "--set", "sinks.t.nmae=1")
+        self.assertEqual(code, 2)
+        self.assertEqual(rep["tasks"], [])
+        self.assertIn("runtime plan", rep["error"])
 
     def test_failed_splits_follow_max_failed_splits(self):
         d = self.dir

@@ -11,7 +11,9 @@ EPILOG = """examples:
   runtime-spark run pipeline.toml --master local-cluster[2,1,1024] --runtime target/release/runtime
   runtime-spark run pipeline.toml --master spark://head:7077 --runtime /shared/bin/runtime --report run.json
   runtime-spark run pipeline.toml --master yarn --resume
-  spark-submit --files /opt/runtime/runtime -m runtime_spark ... (see integrations/spark/README.md)
+  runtime-spark run pipeline.toml --master spark://head:7077 --conf spark.files=/opt/runtime/bin/runtime
+  spark-submit --master yarn --files /opt/runtime/bin/runtime \
+      "$(python3 -c 'import runtime_spark.submit as s; print(s.__file__)')" run pipeline.toml
 
 exit status (as `runtime run`'s): 0 ok (failed splits within run.max_failed_splits),
 1 the run failed (too many failed splits, a task past spark.task.maxFailures, a table),
@@ -39,6 +41,9 @@ def parser():
                    help="Spark tasks (default: run.workers, else the cluster's default parallelism)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a pipeline value, as `runtime run --set` (repeatable)")
+    r.add_argument("--conf", action="append", metavar="KEY=VALUE",
+                   help="a Spark setting for the session the launcher starts, e.g. spark.files=/opt/runtime "
+                        "(repeatable; with spark-submit use its own --conf)")
     r.add_argument("--run-id", metavar="ID", help="the run's id (default: a new one; with --resume the "
                                                   "last recorded)")
     return p

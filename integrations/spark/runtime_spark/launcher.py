@@ -60,10 +60,9 @@ def resolve_runtime(arg, sc):
     for f in files.split(","):
         if os.path.basename(f.strip()) == "runtime":
             return "sparkfiles:runtime"
-    found = shutil.which("runtime")
-    if not found:
+    if not shutil.which("runtime"):
         raise LaunchError("no `runtime` on PATH: give --runtime PATH or ship it with spark.files", CONFIG)
-    return found
+    return "runtime"  # each executor's own PATH
 
 
 def launch(args, spark=None):
@@ -80,11 +79,22 @@ def launch(args, spark=None):
         builder = SparkSession.builder.appName(f"runtime-spark {os.path.basename(pipeline)}")
         if args.master:
             builder = builder.master(args.master)
+        for c in getattr(args, "conf", None) or []:
+            key, sep, value = c.partition("=")
+            if not sep:
+                log(f"error: --conf {c}: give KEY=VALUE")
+                return CONFIG
+            builder = builder.config(key.strip(), value)
         spark = builder.getOrCreate()
     try:
         return _launch(args, spark, pipeline, overrides, started)
     except LaunchError as e:
         log(f"error: {e}")
+        settings = {"name": os.path.splitext(os.path.basename(pipeline))[0], "max_failed_splits": ""}
+        rep = reports.failed({"pipeline": args.pipeline, "splits": []}, settings, "", started,
+                             spark.sparkContext, e.code, str(e))
+        rep["error"] = str(e)
+        _write_report(args, rep)
         return e.code
     finally:
         if own:
@@ -93,8 +103,9 @@ def launch(args, spark=None):
 
 def _launch(args, spark, pipeline, overrides, started):
     sc = spark.sparkContext
+    sc._runtime_spark_ready = time.time()
     runtime = resolve_runtime(args.runtime, sc)
-    local_runtime = runtime
+    local_runtime = shutil.which(runtime) or runtime
     if runtime == "sparkfiles:runtime":
         from pyspark import SparkFiles
 
@@ -105,7 +116,8 @@ def _launch(args, spark, pipeline, overrides, started):
     code, out, err = _runtime_cmd(local_runtime, "plan", pipeline, "--json", *sets)
     if code != 0:
         sys.stderr.write(err)
-        raise LaunchError(f"`runtime plan` exited with {code}", code if code in (1, 2, 3) else INTERNAL)
+        first = next((l for l in err.splitlines() if l.startswith("error")), err.strip()[:500])
+        raise LaunchError(f"`runtime plan` exited with {code}: {first}", code if code in (1, 2, 3) else INTERNAL)
     plan = json.loads(out)
     splits = plan["splits"]
     settings = reports.pipeline_settings(pipeline, overrides)
@@ -132,7 +144,8 @@ def _launch(args, spark, pipeline, overrides, started):
         already = len(plan["splits"]) - len(splits)
     partitions = args.num_partitions or settings.get("workers") or sc.defaultParallelism
     groups = balance.group_splits(splits, max(1, int(partitions))) if splits else []
-    log(f"{plan.get('pipeline')}: {len(splits)} splits, {reports.size(plan.get('size_total', 0))} "
+    todo_bytes = sum(balance.size_of(x) for x in splits)
+    log(f"{plan.get('pipeline')}: {len(splits)} splits, {reports.size(todo_bytes)} "
         f"in {len(groups)} Spark partitions (master {sc.master}, run {run_id})")
 
     # 2. One task per partition.
@@ -168,11 +181,12 @@ def _launch(args, spark, pipeline, overrides, started):
         job = threading.Thread(target=collect, daemon=True)
         job.start()
         interval = float(os.environ.get("RUNTIME_PROGRESS_INTERVAL", "10"))
-        total_bytes = plan.get("size_total", 0)
+        job_started = time.time()
+        total_bytes = todo_bytes
         while job.is_alive():
             job.join(interval)
             if job.is_alive():
-                elapsed = time.time() - started
+                elapsed = time.time() - job_started
                 log(reports.progress_line(counters[0].value, len(splits), counters[1].value,
                                           counters[2].value, total_bytes, elapsed))
         results, error = box.get("results", []), box.get("error")
@@ -188,8 +202,9 @@ def _launch(args, spark, pipeline, overrides, started):
         _write_report(args, reports.failed(plan, settings, run_id, started, sc, code,
                                            reports.task_error(text)))
         return code
-    log(reports.progress_line(counters[0].value, len(splits), counters[1].value, counters[2].value,
-                              plan.get("size_total", 0), time.time() - started) + " (all tasks done)")
+    if groups:
+        log(reports.progress_line(counters[0].value, len(splits), counters[1].value, counters[2].value,
+                                  todo_bytes, time.time() - job_started) + " (all tasks done)")
 
     # 3. Commit the winners once; --clean removes the losers' folders.
     manifests = [r["manifest"] for r in sorted(results, key=lambda r: r["partition"])]

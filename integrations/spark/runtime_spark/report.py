@@ -67,6 +67,7 @@ def task_error(text):
 
 
 def _base(plan, settings, run_id, started, sc, code):
+    session = getattr(sc, "_runtime_spark_ready", started) - started
     return {
         "pipeline": plan.get("pipeline", ""),
         "name": settings["name"],
@@ -93,7 +94,8 @@ def _base(plan, settings, run_id, started, sc, code):
                                                 "planned_busiest_over_fair": 0.0,
                                                 "measured_busiest_over_fair": 0.0}},
         "engine": {"name": "spark", "master": sc.master, "application_id": sc.applicationId,
-                   "spark_version": sc.version},
+                   "spark_version": sc.version,
+                   "session_seconds": max(0.0, session)},
         "tasks": [], "executors": [],
     }
 
@@ -151,7 +153,7 @@ def assemble(plan, settings, run_id, started, sc, results, committed, code, erro
         task = {
             "partition": r["partition"], "attempt": r["attempt"], "attempt_number": r["attempt_number"],
             "host": r["host"], "executor_id": r["executor_id"], "manifest": r["manifest"],
-            "staged_files": r.get("staged_files", {}),
+            "staged_files": r.get("staged_files", {}), "runtime": r.get("runtime"),
             "splits": len(r["split_ids"]), "rows_read": t.get("rows_read", 0),
             "bytes_read": t.get("bytes_read", 0), "splits_failed": t.get("splits_failed", 0),
             "start": offset, "end": r["ended_unix"] - started,
@@ -198,14 +200,17 @@ def assemble(plan, settings, run_id, started, sc, results, committed, code, erro
 
 
 def summary(rep):
+    n, e = len(rep["tasks"]), len(rep["executors"])
     lines = [f"{rep['name']}: {rep['status']} in {rep['elapsed_seconds']:.1f} s with "
-             f"{len(rep['tasks'])} Spark tasks on {len(rep['executors'])} executors ({rep['engine']['master']})",
+             f"{n} Spark task{'s' * (n != 1)} on {e} executor{'s' * (e != 1)} ({rep['engine']['master']}"
+             + (f"; session ready after {rep['engine']['session_seconds']:.1f} s)"
+                if rep["engine"].get("session_seconds", 0) >= 0.1 else ")"),
              f"  splits   {rep['splits_total']} total: {rep['splits_ok']} ok, {rep['splits_partial']} partial, "
              f"{rep['splits_failed']} failed" + (f", {rep['splits_already_committed']} already committed"
                                                  if rep['splits_already_committed'] else ""),
              f"  in       {rep['rows_read']:,} rows, {size(rep['bytes_read'])}"]
     for e in rep["executors"]:
-        lines.append(f"  executor {e['executor_id']} on {e['host']}: {e['tasks']} tasks, {e['splits']} splits, "
+        lines.append(f"  executor {e['executor_id']} on {e['host']}: {e['tasks']} task{'s' * (e['tasks'] != 1)}, {e['splits']} splits, "
                      f"{e['rows_read']:,} rows, {size(e['bytes_read'])}, {e['busy_seconds']:.1f} s busy")
     for o in rep["outputs"]:
         v = f"version {o['versions'][-1]}" if o["versions"] else "nothing new"

@@ -113,6 +113,7 @@ def run_partition(spec, index, splits, counters=None):
         "pid": os.getpid(),
         "started_unix": started,
         "ended_unix": time.time(),
+        "runtime": spec.runtime,
         "manifest": manifest,
         "staged_files": staged,
         "split_ids": [s["id"] for s in splits],
