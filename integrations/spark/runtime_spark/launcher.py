@@ -150,6 +150,7 @@ def _launch(args, spark, pipeline, overrides, started):
 
     # 2. One task per partition.
     _ship_package(sc)
+    # The test hook (README, "Test hook"), read on the driver, given to tasks.
     fail_first = os.environ.get("RUNTIME_SPARK_TEST_FAIL_FIRST_ATTEMPT") == "1"
     env = {k: os.environ[k] for k in ("RUNTIME_CACHE_DIR", "RUNTIME_PLUGIN_PATH", "RUNTIME_LOG")
            if k in os.environ}
@@ -198,6 +199,7 @@ def _launch(args, spark, pipeline, overrides, started):
             digit = text[marker + len(tasks.EXIT_MARKER):][:1]
             code = int(digit) if digit in ("1", "2", "3") else FAILED
         log(f"the Spark job failed; nothing was committed:\n{reports.task_error(text)}")
+        _wait_for_stragglers(sc, set(sc.statusTracker().getActiveStageIds()))
         _clean_only(local_runtime, staging)
         _write_report(args, reports.failed(plan, settings, run_id, started, sc, code,
                                            reports.task_error(text)))
@@ -205,6 +207,10 @@ def _launch(args, spark, pipeline, overrides, started):
     if groups:
         log(reports.progress_line(counters[0].value, len(splits), counters[1].value, counters[2].value,
                                   todo_bytes, time.time() - job_started) + " (all tasks done)")
+
+    # Speculative or zombie attempts Spark is still killing: wait for them
+    # to end, so that --clean finds no attempt still writing.
+    _wait_for_stragglers(sc, {r["stage"] for r in results})
 
     # 3. Commit the winners once; --clean removes the losers' folders.
     manifests = [r["manifest"] for r in sorted(results, key=lambda r: r["partition"])]
@@ -257,6 +263,20 @@ def _resume(plan, settings, run_id):
     left = [s for s in plan["splits"] if s["key"] not in held]
     log(f"--resume: continuing run {run}: {len(keys) - len(left)} of {len(keys)} splits already committed")
     return (run, left)
+
+
+def _wait_for_stragglers(sc, stages, timeout=60.0):
+    deadline = time.time() + timeout
+    tracker = sc.statusTracker()
+    while time.time() < deadline:
+        active = 0
+        for st in stages:
+            info = tracker.getStageInfo(st)
+            active += info.numActiveTasks if info is not None else 0
+        if active == 0:
+            return
+        time.sleep(0.2)
+    log(f"warning: attempts of stages {sorted(stages)} still running after {timeout:.0f} s; committing anyway")
 
 
 def _clean_only(runtime, staging):
