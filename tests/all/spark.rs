@@ -3,7 +3,7 @@
 //! test, in `local-cluster[2,1,1024]` mode (two executor JVMs), one
 //! SparkSession for all of them. They compare each launch's Delta table
 //! with a single-machine `runtime run` (pod-usage aggregation, the SQLite
-//! export, NDJSON to a partitioned table), retry failing first attempts
+//! export, the PST example, NDJSON to a partitioned table), retry failing first attempts
 //! (exactly once, no stray file referenced, `--resume` commits nothing
 //! new) and apply `run.max_failed_splits`. Needs Java 17 and pyspark
 //! (`scripts/setup`). About 40 s, most of it Spark's start-up.
@@ -31,6 +31,6 @@ fn the_spark_launcher_on_a_local_cluster() {
         "tests/spark failed (needs pyspark and Java 17: scripts/setup)\n--- stdout\n{}\n--- stderr\n{stderr}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(stderr.contains("Ran 8 tests"), "every Python test ran:\n{stderr}");
+    assert!(stderr.contains("Ran 9 tests"), "every Python test ran:\n{stderr}");
     eprintln!("tests/spark: {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -163,6 +163,27 @@ class Launcher(unittest.TestCase):
         self.assertEqual(len(ref), 20000)
         self.assertEqual(got, ref)
 
+    def test_pst_example_equals_one_run(self):
+        d = self.dir
+        shutil.copytree(os.path.join(REPO, "examples", "pst-mailboxes"), os.path.join(d, "ex"),
+                        ignore=shutil.ignore_patterns("out"))
+        pipeline = os.path.join(d, "ex", "pipeline.toml")
+        sets = []
+        for sink in ("messages", "attachments"):
+            sets += ["--set", f'sinks.{sink}.format="delta"', "--set", f'sinks.{sink}.path="out/{sink}"']
+        code, rep = launch(pipeline, *sets)
+        self.assertEqual(code, 0, rep.get("error"))
+        splits = len(json.loads(runtime("plan", pipeline, "--json", *sets).stdout)["splits"])
+        self.check_report(rep, splits)
+        ref_sets = [a.replace('path="out/', 'path="ref/') for a in sets]
+        runtime("run", pipeline, *ref_sets, "--quiet")
+        for sink in ("messages", "attachments"):
+            got = delta_rows(os.path.join(d, "ex", "out", sink))
+            ref = delta_rows(os.path.join(d, "ex", "ref", sink))
+            self.assertGreater(len(ref), 0, sink)
+            self.assertEqual(got, ref, sink)
+        self.assertEqual(rep["splits_failed"], len(rep["failures"]))
+
     def ndjson_case(self, files=6, mode="append"):
         d = self.dir
         os.makedirs(os.path.join(d, "data"))
