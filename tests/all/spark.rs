@@ -31,6 +31,6 @@ fn the_spark_launcher_on_a_local_cluster() {
         "tests/spark failed (needs pyspark and Java 17: scripts/setup)\n--- stdout\n{}\n--- stderr\n{stderr}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(stderr.contains("Ran 9 tests"), "every Python test ran:\n{stderr}");
+    assert!(stderr.contains("Ran 10 tests"), "every Python test ran:\n{stderr}");
     eprintln!("tests/spark: {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -270,6 +270,24 @@ class Launcher(unittest.TestCase):
         self.assertEqual(rep["tasks"], [])
         self.assertIn("runtime plan", rep["error"])
 
+    def test_a_task_whose_runtime_fails_fails_the_launch_with_its_exit_status(self):
+        d = self.dir
+        pipeline = self.ndjson_case(files=2)
+        # A `runtime` that plans and commits but whose `run` fails (exit 3).
+        wrapper = os.path.join(d, "runtime")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\nif [ "$1" = run ]; then echo "error: boom" >&2; exit 3; fi\nexec {RUNTIME} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        report = os.path.join(d, "r.json")
+        code = cli.main(["run", pipeline, "--runtime", wrapper, "--report", report,
+                         "--staging", os.path.join(d, "st")], spark=spark)
+        self.assertEqual(code, 3, "as `runtime run` exited, after spark.task.maxFailures attempts")
+        with open(report) as f:
+            rep = json.load(f)
+        self.assertEqual(rep["exit_code"], 3)
+        self.assertIn("boom", rep["error"])
+        self.assertFalse(os.path.exists(os.path.join(d, "out", "t")), "nothing was committed")
+
     def test_failed_splits_follow_max_failed_splits(self):
         d = self.dir
         pipeline = self.ndjson_case(files=4)

@@ -62,7 +62,8 @@ def progress_line(splits_done, splits_total, rows, nbytes, bytes_total, elapsed)
 
 def task_error(text):
     """The useful lines of a failed Spark job's error: the task's own."""
-    lines = [l for l in text.splitlines() if "RuntimeError" in l or "runtime run" in l or "error:" in l]
+    lines = [l for l in text.splitlines()
+             if ("RuntimeError:" in l or "runtime run" in l or "error:" in l) and not l.strip().startswith("raise")]
     return "\n".join(lines[:20]) or text[-2000:]
 
 
