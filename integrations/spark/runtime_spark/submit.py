@@ -7,7 +7,6 @@
 spark-submit starts the session (its --master, --conf, --files apply); the
 launcher uses it."""
 
-import sys
 
 from runtime_spark.cli import main
 
