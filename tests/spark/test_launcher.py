@@ -44,7 +44,13 @@ def setUpModule():
 
 def tearDownModule():
     if spark is not None:
+        app = spark.sparkContext.applicationId
         spark.stop()
+        # The local cluster's workers keep each application's executor
+        # folders under pyspark's installation: remove this one's.
+        import pyspark
+
+        shutil.rmtree(os.path.join(os.path.dirname(pyspark.__file__), "work", app), ignore_errors=True)
 
 
 def runtime(*args, cwd=None):
