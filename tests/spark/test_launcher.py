@@ -145,6 +145,8 @@ class Launcher(unittest.TestCase):
         self.assertEqual(got, ref, "the merged aggregate equals one run's")
         self.assertEqual(rep["outputs"][0]["rows"], len(ref))
         self.assertEqual(os.listdir(os.path.join(d, "ex", ".runtime-staging")), [], "attempt folders removed")
+        self.assertTrue(all(t["manifest"].startswith(os.path.join(d, "ex", ".runtime-staging", spark.sparkContext.applicationId))
+                            for t in rep["tasks"]), "staged in the launch's own folder")
         # --resume: the run is complete, nothing runs or commits.
         before = versions(os.path.join(d, "ex", "out", "pod_usage_daily"))
         code, again = launch(pipeline, "--set", small, "--resume")
@@ -268,6 +270,13 @@ class Launcher(unittest.TestCase):
         code, again = launch(pipeline, "--resume")
         self.assertEqual((code, again["nothing_to_resume"]), (0, "part-run"))
         self.assertEqual(versions(table), 3, "create, the hand-made commit, the launch's")
+        # The inputs changed since the run completed: --resume is refused.
+        with open(os.path.join(d, "data", "f0.ndjson"), "a") as f:
+            f.write(json.dumps({"id": 99999, "g": "g0", "v": 1}) + "\n")
+        code, refused = launch(pipeline, "--resume")
+        self.assertEqual(code, 2)
+        self.assertIn("completed, and 1 of the 6 planned splits are not in it", refused["error"])
+        self.assertEqual(versions(table), 3)
 
     def test_bad_configuration_exits_2_before_any_task(self):
         pipeline = self.ndjson_case(files=1)

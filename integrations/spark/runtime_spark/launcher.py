@@ -121,8 +121,12 @@ def _launch(args, spark, pipeline, overrides, started):
     plan = json.loads(out)
     splits = plan["splits"]
     settings = reports.pipeline_settings(pipeline, overrides)
-    staging = os.path.abspath(args.staging) if args.staging else os.path.join(
+    staging_root = os.path.abspath(args.staging) if args.staging else os.path.join(
         os.path.dirname(pipeline), ".runtime-staging")
+    # Each launch stages in a folder of its own: attempt names (Spark's
+    # stage, partition and task attempt ids) start again in every Spark
+    # application, and --clean then touches only this launch's attempts.
+    staging = os.path.join(staging_root, f"{sc.applicationId}-{uuid.uuid4().hex[:8]}")
     os.makedirs(staging, exist_ok=True)
     # Without --resume a launch is a new run, as `runtime run` is (an
     # append adds the rows again, an overwrite replaces the table); with
@@ -130,17 +134,19 @@ def _launch(args, spark, pipeline, overrides, started):
     run_id = args.run_id or f"spark-{sc.applicationId}-{uuid.uuid4().hex[:8]}"
     already = 0
     if args.resume:
-        resumed = _resume(plan, settings, args.run_id)
-        if isinstance(resumed, int):
-            rep = reports.failed(plan, settings, "", started, sc, resumed, "")
-            rep.update(status="ok" if resumed == OK else "failed", error=None if resumed == OK else rep["error"],
+        what, run, left = _resume(plan, settings, args.run_id)
+        if what != "continue":
+            _remove_if_empty(staging)
+            code = OK if what == "done" else CONFIG
+            rep = reports.failed(plan, settings, run, started, sc, code, "")
+            rep.update(status="ok" if code == OK else "failed", error=None if code == OK else left,
                        splits_skipped=0)
-            if resumed == OK:
-                rep["nothing_to_resume"] = rep["run_id"] = _resume.last_run
+            if code == OK:
+                rep["nothing_to_resume"] = run
                 rep["splits_already_committed"] = len(splits)
             _write_report(args, rep)
-            return resumed
-        run_id, splits = resumed
+            return code
+        run_id, splits = run, left
         already = len(plan["splits"]) - len(splits)
     partitions = args.num_partitions or settings.get("workers") or sc.defaultParallelism
     groups = balance.group_splits(splits, max(1, int(partitions))) if splits else []
@@ -200,7 +206,7 @@ def _launch(args, spark, pipeline, overrides, started):
             code = int(digit) if digit in ("1", "2", "3") else FAILED
         log(f"the Spark job failed; nothing was committed:\n{reports.task_error(text)}")
         _wait_for_stragglers(sc, set(sc.statusTracker().getActiveStageIds()))
-        _clean_only(local_runtime, staging)
+        _clean_only(staging)
         _write_report(args, reports.failed(plan, settings, run_id, started, sc, code,
                                            reports.task_error(text)))
         return code
@@ -228,6 +234,7 @@ def _launch(args, spark, pipeline, overrides, started):
             _write_report(args, rep)
             return code
         committed = json.loads(out)
+    _remove_if_empty(staging)
     rep = reports.assemble(plan, settings, run_id, started, sc, results, committed, OK, None, commit_started)
     rep["splits_already_committed"] = already
     rep["splits_skipped"] -= already
@@ -238,31 +245,31 @@ def _launch(args, spark, pipeline, overrides, started):
 
 
 def _resume(plan, settings, run_id):
-    """`--resume`: the run to continue and the splits left to run, or an
-    exit status when there is nothing to run (0: the last run recorded is
-    complete; 2: it completed over other inputs)."""
+    """`--resume`: ("continue", run, splits left), ("done", run, None) when
+    the last run recorded is complete, or ("refused", run, why) when it
+    completed over other inputs."""
     found = committed.last_run(settings)
     recorded = [v for v in found.values() if v]
     keys = [s["key"] for s in plan["splits"]]
     if not recorded:
         log("--resume: no earlier run recorded in the tables; running every split")
-        return (run_id or f"plan-{plan['fingerprint'][:16]}", plan["splits"])
+        return "continue", run_id or f"plan-{plan['fingerprint'][:16]}", plan["splits"]
     run = recorded[0][0]
     held = set.intersection(*[(v[1] if v and v[0] == run else set()) for v in found.values()])
     complete = all(v and v[0] == run and v[2] for v in found.values())
-    _resume.last_run = run
     if complete:
         missing = [k for k in keys if k not in held]
         if not missing:
             log(f"--resume: run {run} is complete in every table: nothing to do")
-            return OK
-        log(f"error: --resume: the last run recorded (run {run}) completed, and {len(missing)} of the "
-            f"{len(keys)} planned splits are not in it (the inputs changed since, or they failed); run "
-            f"without --resume to write every split again")
-        return CONFIG
+            return "done", run, None
+        why = (f"--resume: the last run recorded (run {run}) completed, and {len(missing)} of the {len(keys)} "
+               f"planned splits are not in it (the inputs changed since, or they failed); run without "
+               f"--resume to write every split again")
+        log(f"error: {why}")
+        return "refused", run, why
     left = [s for s in plan["splits"] if s["key"] not in held]
     log(f"--resume: continuing run {run}: {len(keys) - len(left)} of {len(keys)} splits already committed")
-    return (run, left)
+    return "continue", run, left
 
 
 def _wait_for_stragglers(sc, stages, timeout=60.0):
@@ -279,11 +286,19 @@ def _wait_for_stragglers(sc, stages, timeout=60.0):
     log(f"warning: attempts of stages {sorted(stages)} still running after {timeout:.0f} s; committing anyway")
 
 
-def _clean_only(runtime, staging):
-    """After a failed job: the attempt folders are of no use; no commit."""
+def _clean_only(staging):
+    """After a failed job: this launch's attempt folders are of no use."""
     for name in os.listdir(staging):
         if os.path.exists(os.path.join(staging, name, "_runtime_attempt")):
             shutil.rmtree(os.path.join(staging, name), ignore_errors=True)
+    _remove_if_empty(staging)
+
+
+def _remove_if_empty(folder):
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
 
 
 def _write_report(args, rep):
