@@ -2,6 +2,7 @@
 Spark partitions, run one task per partition (see `task.py`), show
 progress, commit the winning attempts once, write the run report."""
 
+import atexit
 import json
 import os
 import shutil
@@ -30,7 +31,10 @@ class LaunchError(Exception):
 
 
 def _runtime_cmd(runtime, *args):
-    p = subprocess.run([runtime, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p = subprocess.run([runtime, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as e:
+        raise LaunchError(f"cannot run the runtime binary {runtime}: {e}; give --runtime PATH", CONFIG)
     return p.returncode, p.stdout.decode(), p.stderr.decode(errors="replace")
 
 
@@ -46,7 +50,8 @@ def _ship_package(sc):
         for name in sorted(os.listdir(here)):
             if name.endswith(".py"):
                 z.write(os.path.join(here, name), f"runtime_spark/{name}")
-    sc.addPyFile(path)
+    sc.addPyFile(path)  # served from this path to the executors while the driver runs
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
     sc._runtime_spark_shipped = True
 
 
