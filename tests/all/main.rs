@@ -19,6 +19,7 @@
 //! - `resume`: reruns over an existing table (resume, skip_committed, neither).
 //! - `splits`: `plan --json` fingerprints and `run --splits` (a plan run in parts).
 //! - `stage`: `run --stage-only` attempts and `runtime commit` (a distributed run without a cluster).
+//! - `spark`: the PySpark launcher (`integrations/spark`) on a real local Spark cluster (`tests/spark`).
 
 mod util;
 
@@ -37,6 +38,7 @@ mod pst;
 mod python_plugins;
 mod report_html;
 mod resume;
+mod spark;
 mod splits;
 mod sql;
 mod stage;
