@@ -290,7 +290,7 @@ mod tests {
         );
         b.finish(message, None);
         let mut meta = b.finished_data().to_vec();
-        while meta.len() % 8 != 0 {
+        while !meta.len().is_multiple_of(8) {
             meta.push(0);
         }
         let mut out = vec![0xff, 0xff, 0xff, 0xff];

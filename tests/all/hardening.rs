@@ -48,7 +48,7 @@ fn run_within(
 #[test]
 fn a_schema_the_decoder_panics_on_fails_its_split_and_the_run_ends() {
     let (g, expected) = good("good", 3);
-    let inputs = vec![g, ("bad".to_string(), "bad-schema-ipc\n".to_string())];
+    let inputs = [g, ("bad".to_string(), "bad-schema-ipc\n".to_string())];
     let refs: Vec<(&str, String)> = inputs.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
     let case = case_with(&refs);
     case.write("pipeline.toml", pipeline(LIMITS, "max_failed_splits = 1", ""));
@@ -69,7 +69,7 @@ fn a_schema_the_decoder_panics_on_fails_its_split_and_the_run_ends() {
 #[test]
 fn a_transform_output_the_decoder_panics_on_fails_its_split() {
     let (g, expected) = good("good", 2);
-    let inputs = vec![g, ("bad".to_string(), "good\ntransform-bad-schema\n".to_string())];
+    let inputs = [g, ("bad".to_string(), "good\ntransform-bad-schema\n".to_string())];
     let refs: Vec<(&str, String)> = inputs.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
     let case = case_with(&refs);
     case.write("pipeline.toml", pipeline(LIMITS, "max_failed_splits = 1", ""));
@@ -184,7 +184,7 @@ fn assert_no_controls(what: &str, text: &str) {
 #[test]
 fn plugin_text_is_bounded_and_escaped_wherever_it_goes() {
     let (g, _) = good("good", 2);
-    let inputs = vec![
+    let inputs = [
         g,
         ("huge".to_string(), "huge-error 16777216\n".to_string()),
         ("forged".to_string(), "forged\nfine\n".to_string()),
@@ -246,7 +246,7 @@ fn memory_bound(workers: u64, stage_limits: u64, max_staged: u64) -> u64 {
 /// A run whose only split emits batches of the given shape, with tight
 /// memory limits and a 64 MiB staging budget.
 fn shape_case(command: &str, memory_mib: u64) -> (crate::util::Run, serde_json::Value) {
-    let inputs = vec![("shape".to_string(), format!("{command}\n"))];
+    let inputs = [("shape".to_string(), format!("{command}\n"))];
     let refs: Vec<(&str, String)> = inputs.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
     let case = case_with(&refs);
     let limits = format!("memory = \"{memory_mib} MiB\"\ntime = \"60 s\"");

@@ -40,7 +40,7 @@ fn encoded_len(value: &[u8]) -> usize {
         .iter()
         .map(|&b| {
             let reserved = b" !\"#$%&'()*+,/:;<=>?@[\\]^`{|}".contains(&b);
-            if b < 0x20 || b >= 0x7f || reserved { 3 } else { 1 }
+            if !(0x20..0x7f).contains(&b) || reserved { 3 } else { 1 }
         })
         .sum()
 }

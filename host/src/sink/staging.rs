@@ -150,7 +150,7 @@ impl Staging {
         }
         let staged = self.units.get_mut(&unit).expect("present");
         if staged.spill.is_none() {
-            std::fs::create_dir_all(&self.spill_dir).context(|| format!("cannot create spill folder"))?;
+            std::fs::create_dir_all(&self.spill_dir).context(|| "cannot create spill folder".to_string())?;
             let tmp = tempfile::Builder::new()
                 .prefix(".runtime-spill-")
                 .tempfile_in(&self.spill_dir)
@@ -185,9 +185,11 @@ impl Staging {
         let Some(staged) = self.units.remove(&unit) else { return Ok(()) };
         self.in_memory -= staged.bytes;
         if let Some(mut spill) = staged.spill {
-            spill.file.flush().context(|| format!("spill file"))?;
-            let mut r =
-                BufReader::with_capacity(1 << 20, File::open(&spill.path).context(|| format!("spill file"))?);
+            spill.file.flush().context(|| "spill file".to_string())?;
+            let mut r = BufReader::with_capacity(
+                1 << 20,
+                File::open(&spill.path).context(|| "spill file".to_string())?,
+            );
             while let Some((sink, batch)) = read_frame(&mut r)? {
                 f(sink, batch)?;
             }
@@ -270,7 +272,7 @@ pub fn batch_bytes(batch: &RecordBatch) -> u64 {
 }
 
 fn write_frame(w: &mut impl Write, sink: usize, batch: &RecordBatch) -> Result<u64, SinkError> {
-    let bytes = ipc::encode_batch(batch).context(|| format!("spilling"))?;
+    let bytes = ipc::encode_batch(batch).context(|| "spilling".to_string())?;
     let io =
         |e: std::io::Error| SinkError::Failed { context: "writing a spill file".into(), cause: e.into() };
     w.write_all(&(sink as u32).to_le_bytes()).map_err(io)?;
@@ -289,7 +291,7 @@ fn read_frame(r: &mut impl Read) -> Result<Option<(usize, RecordBatch)>, SinkErr
     let sink = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
     let len = u64::from_le_bytes(head[4..].try_into().unwrap()) as usize;
     let mut bytes = vec![0u8; len];
-    r.read_exact(&mut bytes).context(|| format!("reading a spill file"))?;
+    r.read_exact(&mut bytes).context(|| "reading a spill file".to_string())?;
     let batch = ipc::decode_batch(bytes).context(|| "reading a spill file".into())?;
     Ok(Some((sink, batch)))
 }

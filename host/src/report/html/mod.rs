@@ -73,7 +73,7 @@ pub fn render(r: &RunReport) -> String {
     failures(&mut s, r);
     rejects(&mut s, r);
     outputs(&mut s, r);
-    let _ = write!(s, "<div id=\"tip\"></div><script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(s, "<div id=\"tip\"></div><script>{SCRIPT}</script></body></html>");
     s
 }
 
@@ -105,7 +105,7 @@ worker that would be least loaded when it starts (hover for its name and size).<
         if workers == 1 { "" } else { "s" }
     );
     s.push_str(&svg::plan(splits, workers));
-    let _ = write!(s, "<div id=\"tip\"></div><script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(s, "<div id=\"tip\"></div><script>{SCRIPT}</script></body></html>");
     s
 }
 

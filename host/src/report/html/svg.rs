@@ -279,26 +279,6 @@ pub fn bars(id: &str, items: &[(String, f64, String)]) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ticks_are_round() {
-        assert_eq!(ticks(1.0), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
-        assert_eq!(ticks(60.0).last().copied(), Some(60.0));
-        assert_eq!(ticks(0.0), vec![0.0]);
-    }
-
-    #[test]
-    fn wide_ranges_go_logarithmic() {
-        let s = Scale::of([1.0, 10.0, 100_000.0].into_iter());
-        assert!(s.log);
-        assert!((s.at(100.0) - 0.4).abs() < 1e-9);
-        assert!(!Scale::of([1.0, 5.0].into_iter()).log);
-    }
-}
-
 /// Opens a chart of `rows` lanes over an axis from 0 to `end`: the `<svg>`
 /// element (left open) and the axis' ticks, labelled by `label`. The
 /// timeline and the plan share it.
@@ -323,4 +303,24 @@ fn lane_chart(id: &str, aria: &str, rows: usize, end: f64, label: impl Fn(f64) -
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(ticks(1.0), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+        assert_eq!(ticks(60.0).last().copied(), Some(60.0));
+        assert_eq!(ticks(0.0), vec![0.0]);
+    }
+
+    #[test]
+    fn wide_ranges_go_logarithmic() {
+        let s = Scale::of([1.0, 10.0, 100_000.0].into_iter());
+        assert!(s.log);
+        assert!((s.at(100.0) - 0.4).abs() < 1e-9);
+        assert!(!Scale::of([1.0, 5.0].into_iter()).log);
+    }
 }
