@@ -4,12 +4,9 @@
 
 use crate::options::FieldType;
 use crate::values;
-use arrow_array::builder::{
-    BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use std::sync::Arc;
+use typed_columns::{Builders, Kind};
 
 /// One output column: where it comes from and how it is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,86 +63,47 @@ pub fn convert(column: &Column, raw: &[u8], utf8: bool, nulls: &[Vec<u8>]) -> Re
     }
 }
 
-enum Builder {
-    Str(StringBuilder),
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Bool(BooleanBuilder),
-    Date(Date32Builder),
-    Micros(TimestampMicrosecondBuilder),
+fn kind(ty: FieldType) -> Kind {
+    match ty {
+        FieldType::String => Kind::Utf8,
+        FieldType::Int64 => Kind::Int64,
+        FieldType::Float64 => Kind::Float64,
+        FieldType::Boolean => Kind::Boolean,
+        FieldType::Date => Kind::Date32,
+        FieldType::Timestamp => Kind::Micros,
+    }
 }
 
 /// Builders for every output column, plus the row count.
 pub struct Columns {
-    schema: SchemaRef,
-    builders: Vec<Builder>,
-    rows: usize,
+    builders: Builders,
 }
 
 impl Columns {
     pub fn new(schema: SchemaRef, columns: &[Column], capacity: usize) -> Self {
-        let n = capacity;
-        let builders = columns
-            .iter()
-            .map(|c| match c.ty {
-                FieldType::String => Builder::Str(StringBuilder::with_capacity(n, n * 16)),
-                FieldType::Int64 => Builder::Int(Int64Builder::with_capacity(n)),
-                FieldType::Float64 => Builder::Float(Float64Builder::with_capacity(n)),
-                FieldType::Boolean => Builder::Bool(BooleanBuilder::with_capacity(n)),
-                FieldType::Date => Builder::Date(Date32Builder::with_capacity(n)),
-                FieldType::Timestamp => {
-                    Builder::Micros(TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"))
-                }
-            })
-            .collect();
-        Columns { schema, builders, rows: 0 }
+        Columns { builders: Builders::new(schema, columns.iter().map(|c| kind(c.ty)), capacity) }
     }
 
     pub fn rows(&self) -> usize {
-        self.rows
+        self.builders.rows()
     }
 
     /// Appends one row: `cells[i]` for column `i`, whose text (for
     /// `Cell::Text`) is `text(i)`.
     pub fn append<'a>(&mut self, cells: &[Cell], text: impl Fn(usize) -> &'a str) {
-        for (i, (b, cell)) in self.builders.iter_mut().zip(cells).enumerate() {
-            match (b, cell) {
-                (Builder::Str(b), Cell::Text) => b.append_value(text(i)),
-                (Builder::Int(b), Cell::Int(x)) => b.append_value(*x),
-                (Builder::Float(b), Cell::Float(x)) => b.append_value(*x),
-                (Builder::Bool(b), Cell::Bool(x)) => b.append_value(*x),
-                (Builder::Date(b), Cell::Date(x)) => b.append_value(*x),
-                (Builder::Micros(b), Cell::Micros(x)) => b.append_value(*x),
-                (Builder::Str(b), _) => b.append_null(),
-                (Builder::Int(b), _) => b.append_null(),
-                (Builder::Float(b), _) => b.append_null(),
-                (Builder::Bool(b), _) => b.append_null(),
-                (Builder::Date(b), _) => b.append_null(),
-                (Builder::Micros(b), _) => b.append_null(),
-            }
-        }
-        self.rows += 1;
+        self.builders.append_row(cells.iter().enumerate().map(|(i, cell)| match *cell {
+            Cell::Null => typed_columns::Cell::Null,
+            Cell::Text => typed_columns::Cell::Text(text(i)),
+            Cell::Int(x) => typed_columns::Cell::Int(x),
+            Cell::Float(x) => typed_columns::Cell::Float(x),
+            Cell::Bool(x) => typed_columns::Cell::Bool(x),
+            Cell::Date(x) => typed_columns::Cell::Date(x),
+            Cell::Micros(x) => typed_columns::Cell::Micros(x),
+        }));
     }
 
     /// Takes the rows so far as a batch and starts afresh.
     pub fn flush(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
-        let arrays: Vec<ArrayRef> = self
-            .builders
-            .iter_mut()
-            .map(|b| -> ArrayRef {
-                match b {
-                    Builder::Str(b) => Arc::new(b.finish()),
-                    Builder::Int(b) => Arc::new(b.finish()),
-                    Builder::Float(b) => Arc::new(b.finish()),
-                    Builder::Bool(b) => Arc::new(b.finish()),
-                    Builder::Date(b) => Arc::new(b.finish()),
-                    Builder::Micros(b) => Arc::new(b.finish()),
-                }
-            })
-            .collect();
-        let rows = self.rows;
-        self.rows = 0;
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
-        RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)
+        self.builders.flush()
     }
 }
