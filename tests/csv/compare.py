@@ -18,6 +18,9 @@ import sys
 
 import duckdb
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import duckdb_diff  # noqa: E402
+
 SAME = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMP"}
 
 
@@ -40,19 +43,7 @@ def main():
             problems.append(f"column {name}: output {ty}, inputs {in_types.get(name)}")
         exprs.append(f'epoch_us("{name}")' if ty.startswith("TIMESTAMP") else f'"{name}"')
     cols = ", ".join(exprs)
-    n_out = con.execute("SELECT count(*) FROM o").fetchone()[0]
-    n_in = con.execute("SELECT count(*) FROM i").fetchone()[0]
-    if n_out != n_in:
-        problems.append(f"rows: output {n_out}, inputs {n_in}")
-    for a, b in [("o", "i"), ("i", "o")]:
-        extra = con.execute(f"SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b} LIMIT 3").fetchall()
-        if extra:
-            problems.append(f"rows in {a} but not {b}: {extra}")
-    if problems:
-        print("DIFFERENT")
-        print("\n".join(problems))
-        sys.exit(1)
-    print(f"IDENTICAL {n_out}")
+    duckdb_diff.report(con, cols, problems)
 
 
 if __name__ == "__main__":

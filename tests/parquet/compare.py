@@ -9,9 +9,13 @@ the output with `read_parquet`; the two must hold the same multiset of rows
 columns, with the same DuckDB types. Prints `IDENTICAL <rows>` or the first
 differences, and exits 1 when they differ.
 """
+import os
 import sys
 
 import duckdb
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import duckdb_diff  # noqa: E402
 
 
 def main():
@@ -27,19 +31,7 @@ def main():
         if in_types.get(name) != ty:
             problems.append(f"column {name}: output {ty}, inputs {in_types.get(name)}")
     cols = ", ".join(f'"{c[0]}"' for c in out_cols)
-    n_out = con.execute("SELECT count(*) FROM o").fetchone()[0]
-    n_in = con.execute("SELECT count(*) FROM i").fetchone()[0]
-    if n_out != n_in:
-        problems.append(f"rows: output {n_out}, inputs {n_in}")
-    for a, b in [("o", "i"), ("i", "o")]:
-        extra = con.execute(f"SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b} LIMIT 3").fetchall()
-        if extra:
-            problems.append(f"rows in {a} but not {b}: {extra}")
-    if problems:
-        print("DIFFERENT")
-        print("\n".join(problems))
-        sys.exit(1)
-    print(f"IDENTICAL {n_out}")
+    duckdb_diff.report(con, cols, problems)
 
 
 if __name__ == "__main__":
