@@ -283,16 +283,25 @@ impl ParquetFolderSink {
     }
 }
 
+impl ParquetFolderSink {
+    /// The name of the next data file: `part-<commit>-<file>-<run>.parquet`,
+    /// the commit it will belong to, its number among this run's files, and
+    /// the run's tag.
+    fn next_part_name(&mut self) -> String {
+        self.files_started += 1;
+        format!(
+            "part-{:05}-{:04}-{}.parquet",
+            self.manifest.commits.len() + 1,
+            self.files_started,
+            self.run_tag
+        )
+    }
+}
+
 impl TableWriter for ParquetFolderSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         if self.current.is_none() {
-            self.files_started += 1;
-            let name = format!(
-                "part-{:05}-{:04}-{}.parquet",
-                self.manifest.commits.len() + 1,
-                self.files_started,
-                self.run_tag
-            );
+            let name = self.next_part_name();
             let schema: SchemaRef = Arc::new(self.manifest.schema.clone());
             self.current = Some(ParquetFile::create(&self.dir.join(name), schema, self.props.clone())?);
         }
@@ -352,13 +361,7 @@ impl TableWriter for ParquetFolderSink {
         // Under a part name of the next commit and, until the manifest
         // lists it, a temporary name (step 1 of the commit protocol).
         self.roll()?;
-        self.files_started += 1;
-        let name = format!(
-            "part-{:05}-{:04}-{}.parquet",
-            self.manifest.commits.len() + 1,
-            self.files_started,
-            self.run_tag
-        );
+        let name = self.next_part_name();
         let path = self.dir.join(name);
         let tmp = super::parquet::temp_path(&path);
         place_staged(source, &tmp, file.bytes)?;
