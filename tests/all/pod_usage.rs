@@ -116,3 +116,91 @@ fn rows_1m_match_the_spec() {
     assert_eq!(checksum_line(&output(&case)), ROWS_1M);
     assert_eq!(report["rows_read"], 1_000_000);
 }
+
+/// `--side-table-cache`: the first run reads the side tables and keeps
+/// them, the second loads them (same output), and a changed input is read
+/// again; concurrent runs on one cache read each table once.
+#[test]
+fn side_tables_are_read_once_per_cache_folder() {
+    let case = example_with_data(&repo().join("examples/pod-usage/edge"));
+    let cache = case.path("side-cache");
+    let cache_arg = cache.to_str().unwrap();
+    let cached = |report: &serde_json::Value| -> Vec<(String, bool)> {
+        let tables = report["side_tables"].as_array().unwrap();
+        tables
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap().to_string(), t["cached"].as_bool().unwrap()))
+            .collect()
+    };
+    let names = ["node_labels", "namespace_labels"];
+    let (run, first) = case.run_pipeline("pipeline.toml", &["--side-table-cache", cache_arg]);
+    run.expect_code(0);
+    assert_eq!(checksum_line(&output(&case)), EDGE);
+    let mut expect: Vec<(String, bool)> = names.iter().map(|n| (n.to_string(), false)).collect();
+    expect.sort();
+    let mut got = cached(&first);
+    got.sort();
+    assert_eq!(got, expect, "the first run reads them");
+    let (run, second) = case.run_pipeline("pipeline.toml", &["--side-table-cache", cache_arg]);
+    run.expect_code(0);
+    assert!(run.stderr().contains("(from the side-table cache)"), "the summary says so:\n{}", run.stderr());
+    assert!(cached(&second).iter().all(|(_, c)| *c), "the second loads them: {:?}", cached(&second));
+    assert_eq!(checksum_line(&output(&case)), EDGE, "the same output from cached tables");
+    for (a, b) in
+        first["side_tables"].as_array().unwrap().iter().zip(second["side_tables"].as_array().unwrap())
+    {
+        assert_eq!((&a["rows"], &a["bytes"], &a["files"]), (&b["rows"], &b["bytes"], &b["files"]));
+    }
+    // A changed input makes a new entry: node_labels is read again.
+    let node = case.path("data/node_labels.ndjson");
+    let text = std::fs::read_to_string(&node).unwrap();
+    std::fs::remove_file(&node).unwrap(); // it may be a hard link to the repository's file
+    std::fs::write(&node, format!("{text}\n")).unwrap();
+    let (run, third) = case.run_pipeline("pipeline.toml", &["--side-table-cache", cache_arg]);
+    run.expect_code(0);
+    let third = cached(&third);
+    assert!(third.contains(&("node_labels".to_string(), false)), "{third:?}");
+    assert!(third.contains(&("namespace_labels".to_string(), true)), "{third:?}");
+    // A damaged entry is ignored and read again, never trusted.
+    for e in std::fs::read_dir(&cache).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "sidetable") {
+            let mut bytes = std::fs::read(&p).unwrap();
+            bytes.truncate(bytes.len() - 1);
+            std::fs::write(&p, bytes).unwrap();
+        }
+    }
+    let (run, fourth) = case.run_pipeline("pipeline.toml", &["--side-table-cache", cache_arg]);
+    run.expect_code(0);
+    assert!(cached(&fourth).iter().all(|(_, c)| !*c), "{:?}", cached(&fourth));
+    assert_eq!(checksum_line(&output(&case)), EDGE);
+    // Two runs at once on a fresh cache: each table is read by one of them.
+    let fresh = case.path("fresh-cache");
+    let spawn = |out: &str| {
+        crate::util::runtime()
+            .args([
+                "run",
+                "pipeline.toml",
+                "--quiet",
+                "--side-table-cache",
+                fresh.to_str().unwrap(),
+                "--report",
+                out,
+            ])
+            .args(["--set", &format!("sinks.pod_usage_daily.path=\"out/{out}.parquet\"")])
+            .current_dir(case.path(""))
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn("a.json"), spawn("b.json"));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let reads: usize = ["a.json", "b.json"]
+        .iter()
+        .map(|f| {
+            let r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(case.path(f)).unwrap()).unwrap();
+            cached(&r).iter().filter(|(_, c)| !*c).count()
+        })
+        .sum();
+    assert_eq!(reads, 2, "two tables, each read once across both runs");
+}

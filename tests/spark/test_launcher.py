@@ -102,6 +102,23 @@ def launch(pipeline, *extra, env=None):
         return code, json.load(f)
 
 
+def ndjson_pipeline(d, files=6, mode="append"):
+    """A pipeline of `files` small NDJSON files into a Delta table partitioned by `g`."""
+    os.makedirs(os.path.join(d, "data"))
+    for f in range(files):
+        with open(os.path.join(d, "data", f"f{f}.ndjson"), "w") as fh:
+            for i in range(40 + f * 10):
+                fh.write(json.dumps({"id": f * 1000 + i, "g": f"g{i % 3}", "v": f * 10 + i}) + "\n")
+    pipeline = os.path.join(d, "pipeline.toml")
+    with open(pipeline, "w") as fh:
+        fh.write('version = 1\nname = "events"\n[source]\nplugin = "ndjson"\ninputs = "data/*.ndjson"\n'
+                 'options = { fields = [{ name = "id", type = "int64" }, { name = "g", type = "string" }, '
+                 '{ name = "v", type = "int64" }] }\n'
+                 f'[sinks.t]\nformat = "delta"\npath = "out/t"\nmode = "{mode}"\npartition_by = ["g"]\n'
+                 '[run]\nworkers = 2\n')
+    return pipeline
+
+
 class Launcher(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="runtime-spark-test-")
@@ -134,11 +151,18 @@ class Launcher(unittest.TestCase):
                         os.path.join(d, "ex", "data")], check=True, capture_output=True)
         pipeline = os.path.join(d, "ex", "pipeline-delta.toml")
         small = 'source.max_split_bytes="1 MiB"'
-        code, rep = launch(pipeline, "--set", small)
+        code, rep = launch(pipeline, "--set", small, "--num-partitions", "4")
         self.assertEqual(code, 0)
         plan = json.loads(runtime("plan", pipeline, "--json", "--set", small).stdout)
         self.assertGreaterEqual(len(plan["splits"]), 4, "several splits")
         self.check_report(rep, len(plan["splits"]))
+        # Four tasks on two executors: each executor read the two side tables
+        # once; its other tasks loaded them from its side-table cache.
+        self.assertEqual(len(rep["tasks"]), 4)
+        for e in rep["executors"]:
+            self.assertEqual(e["side_table_reads"], 2, rep["executors"])
+        self.assertEqual(sum(len(t["side_tables_read"]) for t in rep["tasks"]), 2 * len(rep["executors"]))
+        self.assertEqual(sorted(s["name"] for s in rep["side_tables"]), ["namespace_labels", "node_labels"])
         runtime("run", pipeline, "--set", small, "--set", 'sinks.pod_usage_daily.path="ref"', "--quiet")
         got, ref = delta_rows(os.path.join(d, "ex", "out", "pod_usage_daily")), delta_rows(os.path.join(d, "ex", "ref"))
         self.assertGreater(len(ref), 1000)
@@ -193,20 +217,7 @@ class Launcher(unittest.TestCase):
         self.assertEqual(rep["splits_failed"], len(rep["failures"]))
 
     def ndjson_case(self, files=6, mode="append"):
-        d = self.dir
-        os.makedirs(os.path.join(d, "data"))
-        for f in range(files):
-            with open(os.path.join(d, "data", f"f{f}.ndjson"), "w") as fh:
-                for i in range(40 + f * 10):
-                    fh.write(json.dumps({"id": f * 1000 + i, "g": f"g{i % 3}", "v": f * 10 + i}) + "\n")
-        pipeline = os.path.join(d, "pipeline.toml")
-        with open(pipeline, "w") as fh:
-            fh.write('version = 1\nname = "events"\n[source]\nplugin = "ndjson"\ninputs = "data/*.ndjson"\n'
-                     'options = { fields = [{ name = "id", type = "int64" }, { name = "g", type = "string" }, '
-                     '{ name = "v", type = "int64" }] }\n'
-                     f'[sinks.t]\nformat = "delta"\npath = "out/t"\nmode = "{mode}"\npartition_by = ["g"]\n'
-                     '[run]\nworkers = 2\n')
-        return pipeline
+        return ndjson_pipeline(self.dir, files, mode)
 
     def test_failed_first_attempts_are_retried_and_rows_appear_exactly_once(self):
         d = self.dir

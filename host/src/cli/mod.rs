@@ -109,6 +109,10 @@ enum Command {
         /// derived from the plan's fingerprint, the same for every attempt of the plan).
         #[arg(long, value_name = "ID", requires = "stage_only")]
         run_id: Option<String>,
+        /// Keep the side tables read in DIR and load them from there in later runs
+        /// while their inputs, options and plugin are unchanged (one read per machine).
+        #[arg(long, value_name = "DIR")]
+        side_table_cache: Option<PathBuf>,
     },
     /// Commit staged attempts (`run --stage-only`): exactly their files, one commit per sink.
     #[command(after_help = commit_help())]
@@ -384,6 +388,7 @@ fn dispatch() -> Exit {
             stage_only,
             attempt,
             run_id,
+            side_table_cache,
         } => {
             let splits = match splits.as_deref().map(run::read_splits).transpose() {
                 Ok(s) => s,
@@ -409,8 +414,14 @@ fn dispatch() -> Exit {
                 // whole plan by `runtime commit`.
                 overrides.push(Override { key: "run.max_failed_splits".into(), value: "\"100%\"".into() });
             }
-            let options =
-                RunOptions { workers: workers.map(usize::from), resume, splits, stage, merge: None };
+            let options = RunOptions {
+                workers: workers.map(usize::from),
+                resume,
+                splits,
+                stage,
+                merge: None,
+                side_table_cache,
+            };
             let files = run::ReportFiles { json: report.as_deref(), html: report_html.as_deref() };
             run::run(&out, &pipeline, options, files, &overrides, quiet)
         }

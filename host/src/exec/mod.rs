@@ -22,6 +22,7 @@ pub mod ctx;
 pub mod error;
 pub mod final_stage;
 pub mod router;
+pub mod side_cache;
 pub mod side_tables;
 pub mod stage;
 pub mod worker;
@@ -91,6 +92,8 @@ pub struct RunOptions {
     /// `runtime commit` of an aggregating pipeline: merge staged partial
     /// states instead of running splits.
     pub merge: Option<stage::MergeInput>,
+    /// `--side-table-cache`: where side tables are kept between runs.
+    pub side_table_cache: Option<std::path::PathBuf>,
 }
 
 /// The splits a run is limited to (`run --splits FILE`): ids from a plan,
@@ -157,9 +160,10 @@ pub fn execute(
 
     // Side tables.
     let mut tables = Vec::new();
+    let cache = opts.side_table_cache.as_ref().map(side_cache::SideTableCache::new);
     for st in &prepared.side_tables {
         progress.message(&format!("reading side table {}", st.stage.name));
-        match side_tables::read(&runtime, st) {
+        match side_tables::read_or_load(&runtime, st, cache.as_ref()) {
             Ok(t) => tables.push(t),
             Err(e) => return report.fatal(e.to_string(), started),
         }

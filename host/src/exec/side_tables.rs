@@ -4,6 +4,7 @@
 //! failed split fails the run, since every join would silently miss rows.
 
 use super::error::ExecError;
+use super::side_cache::SideTableCache;
 use crate::plan;
 use crate::plugin::Runtime;
 use crate::plugin::io::InputHandle;
@@ -44,6 +45,30 @@ impl Emit for Collector {
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
+}
+
+/// A side table from `cache` when it holds it, else read (and stored there).
+/// Only a cache folder that cannot be used at all fails the run.
+pub fn read_or_load(
+    runtime: &Runtime,
+    st: &PreparedSideTable,
+    cache: Option<&SideTableCache>,
+) -> Result<SideTableData, ExecError> {
+    let Some(cache) = cache else { return read(runtime, st) };
+    let fail =
+        |e: std::io::Error| ExecError::side_table(&st.stage.common.id, format!("side-table cache: {e}"));
+    let entry = cache.lock(st).map_err(fail)?;
+    match entry.load() {
+        Ok(Some(t)) => return Ok(t),
+        Ok(None) => {}
+        // As the compiled-component cache does: an unusable entry is read again.
+        Err(e) => tracing::warn!("ignoring an unusable side-table cache entry of {}: {e}", st.stage.name),
+    }
+    let t = read(runtime, st)?;
+    if let Err(e) = entry.store(&t) {
+        tracing::warn!("cannot store side table {} in its cache: {e}", st.stage.name);
+    }
+    Ok(t)
 }
 
 /// Reads one side table completely.
@@ -104,5 +129,6 @@ pub fn read(runtime: &Runtime, st: &PreparedSideTable) -> Result<SideTableData, 
         files: files.len(),
         rejects,
         rejected,
+        cached: false,
     })
 }

@@ -27,11 +27,22 @@ pub fn default_dir() -> Option<PathBuf> {
     Some(base.join("runtime"))
 }
 
+/// The SHA-256 of a component's bytes, in hex: what names it in the cache.
+pub fn digest(wasm: &[u8]) -> String {
+    hex(&Sha256::digest(wasm))
+}
+
 /// Loads a component, compiling it unless a cached artifact exists. Returns
-/// the component and whether it came from the cache.
-pub fn load(engine: &Engine, dir: Option<&Path>, wasm: &[u8]) -> wasmtime::Result<(Component, bool)> {
+/// the component and whether it came from the cache. `digest` is
+/// [`digest`] of `wasm`.
+pub fn load(
+    engine: &Engine,
+    dir: Option<&Path>,
+    wasm: &[u8],
+    digest: &str,
+) -> wasmtime::Result<(Component, bool)> {
     let Some(dir) = dir else { return Ok((Component::new(engine, wasm)?, false)) };
-    let path = dir.join(format!("{}.cwasm", key(engine, wasm)));
+    let path = dir.join(format!("{}.cwasm", key(engine, digest)));
     if path.is_file() {
         // SAFETY: the file was produced by `precompile_component` of an
         // engine with the same compatibility hash (it is in the name), and the
@@ -58,11 +69,10 @@ fn store(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-fn key(engine: &Engine, wasm: &[u8]) -> String {
+fn key(engine: &Engine, digest: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    let digest = Sha256::digest(wasm);
-    format!("{}-{:016x}", hex(&digest[..16]), h.finish())
+    format!("{}-{:016x}", &digest[..32], h.finish())
 }
 
 pub fn hex(bytes: &[u8]) -> String {

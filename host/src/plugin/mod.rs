@@ -132,6 +132,8 @@ pub struct LoadedPlugin {
     pub load_time: Duration,
     pub from_cache: bool,
     pub size: usize,
+    /// SHA-256 of the component's bytes, in hex.
+    pub digest: String,
 }
 
 impl LoadedPlugin {
@@ -256,8 +258,9 @@ impl Runtime {
     /// Compiles, links and describes a component from its bytes.
     pub fn load_bytes(&self, reference: PluginRef, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
         let started = Instant::now();
+        let digest = cache::digest(bytes);
         let (component, from_cache) =
-            cache::load(&self.engine, self.cache_dir.as_deref(), bytes).map_err(|e| {
+            cache::load(&self.engine, self.cache_dir.as_deref(), bytes, &digest).map_err(|e| {
                 LoadError::NotAComponent { reference: reference.clone(), reason: format!("{e:#}") }
             })?;
         let exports: Vec<String> =
@@ -304,7 +307,7 @@ impl Runtime {
         }
         .map_err(|error| LoadError::Describe { reference: reference.clone(), error })?;
         let description = Description { wit_package, ..info };
-        Ok(LoadedPlugin { reference, description, pre, load_time, from_cache, size: bytes.len() })
+        Ok(LoadedPlugin { reference, description, pre, load_time, from_cache, size: bytes.len(), digest })
     }
 
     /// Native stack for a thread that calls plugins: a reader's WebAssembly

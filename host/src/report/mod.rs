@@ -66,6 +66,9 @@ pub struct SideTableData {
     #[serde(skip)]
     pub rejects: Vec<(String, Reject)>,
     pub rejected: u64,
+    /// Loaded from the side-table cache (`--side-table-cache`), not read.
+    #[serde(default)]
+    pub cached: bool,
 }
 
 /// What the final phase of aggregations produced.

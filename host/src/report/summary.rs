@@ -68,12 +68,13 @@ impl RunReport {
         for t in &self.side_tables {
             let _ = writeln!(
                 s,
-                "  side     {}: {} rows, {} from {} file{}",
+                "  side     {}: {} rows, {} from {} file{}{}",
                 t.name,
                 group(t.rows),
                 ByteSize(t.bytes),
                 t.files,
-                if t.files == 1 { "" } else { "s" }
+                if t.files == 1 { "" } else { "s" },
+                if t.cached { " (from the side-table cache)" } else { "" }
             );
         }
         let written: u64 = self.outputs.iter().filter(|o| o.committed).map(|o| o.bytes).sum();

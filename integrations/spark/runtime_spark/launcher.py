@@ -163,10 +163,12 @@ def _launch(args, spark, pipeline, overrides, started):
     _ship_package(sc)
     # The test hook (README, "Test hook"), read on the driver, given to tasks.
     fail_first = os.environ.get("RUNTIME_SPARK_TEST_FAIL_FIRST_ATTEMPT") == "1"
+    straggle = float(os.environ.get("RUNTIME_SPARK_TEST_STRAGGLE_FIRST_ATTEMPT") or 0)
     env = {k: os.environ[k] for k in ("RUNTIME_CACHE_DIR", "RUNTIME_PLUGIN_PATH", "RUNTIME_LOG")
            if k in os.environ}
     spec = tasks.TaskSpec(runtime, pipeline, staging, run_id,
-                          {k: v for k, v in plan.items() if k != "splits"}, overrides, env, fail_first)
+                          {k: v for k, v in plan.items() if k != "splits"}, overrides, env, fail_first,
+                          straggle)
     counters = (sc.accumulator(0), sc.accumulator(0), sc.accumulator(0))
 
     def run_one(pair):
@@ -176,7 +178,7 @@ def _launch(args, spark, pipeline, overrides, started):
             from pyspark import SparkFiles
 
             s = tasks.TaskSpec(SparkFiles.get("runtime"), s.pipeline, s.staging, s.run_id, s.plan,
-                               s.overrides, s.env, s.fail_first_attempt)
+                               s.overrides, s.env, s.fail_first_attempt, s.straggle_first_attempt)
         return tasks.run_partition(s, index, part, counters)
 
     results, error = [], None

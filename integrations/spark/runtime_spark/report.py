@@ -129,7 +129,11 @@ def assemble(plan, settings, run_id, started, sc, results, committed, code, erro
         for k, v in (t.get("counters") or {}).items():
             rep["counters"][k] = rep["counters"].get(k, 0) + v
         for s in t.get("side_tables", []):
-            side.setdefault(s["name"], s)  # read once per task: show one reading
+            # Read once per executor (the others load it from the executor's
+            # side-table cache): show the reading, else a loading.
+            if s["name"] not in side or (side[s["name"]].get("cached") and not s.get("cached")):
+                side[s["name"]] = s
+        side_reads = sorted(s["name"] for s in t.get("side_tables", []) if not s.get("cached"))
         rep["plugins"] = rep["plugins"] or t.get("plugins", [])
         rep["peak_rss_bytes"] = max(rep["peak_rss_bytes"], t.get("peak_rss_bytes", 0))
         offset = r["started_unix"] - started
@@ -159,12 +163,14 @@ def assemble(plan, settings, run_id, started, sc, results, committed, code, erro
             "bytes_read": t.get("bytes_read", 0), "splits_failed": t.get("splits_failed", 0),
             "start": offset, "end": r["ended_unix"] - started,
             "runtime_seconds": t.get("elapsed_seconds", 0.0), "workers": t.get("workers", 1),
+            "side_tables_read": side_reads,
         }
         rep["tasks"].append(task)
         e = executors.setdefault((r["host"], r["executor_id"]), {
             "host": r["host"], "executor_id": r["executor_id"], "tasks": 0, "splits": 0,
-            "rows_read": 0, "bytes_read": 0, "busy_seconds": 0.0})
+            "rows_read": 0, "bytes_read": 0, "busy_seconds": 0.0, "side_table_reads": 0})
         e["tasks"] += 1
+        e["side_table_reads"] += len(side_reads)
         e["splits"] += task["splits"]
         e["rows_read"] += task["rows_read"]
         e["bytes_read"] += task["bytes_read"]

@@ -19,7 +19,8 @@ EXIT_MARKER = "runtime-exit-code="
 class TaskSpec:
     """What every task of a launch needs (pickled to the executors)."""
 
-    def __init__(self, runtime, pipeline, staging, run_id, plan, overrides, env, fail_first_attempt=False):
+    def __init__(self, runtime, pipeline, staging, run_id, plan, overrides, env, fail_first_attempt=False,
+                 straggle_first_attempt=0.0):
         self.runtime = runtime
         self.pipeline = pipeline
         self.staging = staging
@@ -28,6 +29,7 @@ class TaskSpec:
         self.overrides = overrides
         self.env = env
         self.fail_first_attempt = fail_first_attempt
+        self.straggle_first_attempt = straggle_first_attempt
 
 
 def executor_id():
@@ -54,6 +56,22 @@ def _die_with_parent():
         pass
 
 
+def side_table_cache():
+    """The executor's own folder for side tables (`runtime run
+    --side-table-cache`), so that they are read once per executor process,
+    not once per task: under the executor's SparkFiles root, a temporary
+    folder Spark creates for each executor and deletes when it stops. None
+    outside an executor."""
+    try:
+        from pyspark import SparkFiles
+
+        if SparkFiles._is_running_on_worker:
+            return os.path.join(SparkFiles.getRootDirectory(), "runtime-side-tables")
+    except Exception:
+        pass
+    return None
+
+
 def run_partition(spec, index, splits, counters=None):
     """Stages `splits` as attempt `<stage>-<partition>-<taskAttemptId>`;
     returns a dict for the driver. Raises (so Spark retries the task) when
@@ -76,6 +94,9 @@ def run_partition(spec, index, splits, counters=None):
         cmd = [spec.runtime, "run", spec.pipeline, "--splits", task_file,
                "--stage-only", spec.staging, "--attempt", attempt, "--run-id", spec.run_id,
                "--report", report_file, "--workers", str(max(1, cpus)), "--quiet"]
+        cache = side_table_cache()
+        if cache:
+            cmd += ["--side-table-cache", cache]
         for o in spec.overrides:
             cmd += ["--set", o]
         env = dict(os.environ, **spec.env)
@@ -97,6 +118,11 @@ def run_partition(spec, index, splits, counters=None):
         # Test hook (RUNTIME_SPARK_TEST_FAIL_FIRST_ATTEMPT): this attempt
         # staged its files; fail it so Spark retries it beside them.
         raise RuntimeError(f"test hook: failing attempt {attempt} after it staged {manifest}")
+    if spec.straggle_first_attempt and attempt_number == 0 and index == 0:
+        # Test hook (RUNTIME_SPARK_TEST_STRAGGLE_FIRST_ATTEMPT): this attempt
+        # staged its files; straggle so that Spark starts a speculative copy
+        # elsewhere (which wins; Spark then kills this one).
+        time.sleep(spec.straggle_first_attempt)
     if counters is not None:
         splits_acc, rows_acc, bytes_acc = counters
         splits_acc.add(len(splits))
