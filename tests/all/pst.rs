@@ -472,3 +472,52 @@ fn damaged_mailboxes_fail_alone_within_their_limits() {
 fn messages_unchanged(case: &Case, rows: usize) -> bool {
     crate::util::row_count(&read_parquet(&case.path("out/messages.parquet"))) == rows
 }
+
+/// A mailbox larger than `max_split_bytes` is planned into several splits
+/// (ranges of message node ids, `runtime plan` lists them) that together
+/// give exactly the rows of one split per file: none lost, none twice.
+#[test]
+fn splits_inside_a_mailbox_give_the_whole_file_rows() {
+    let case = Case::new();
+    case.copy("examples/pst-mailboxes/pipeline.toml", "pipeline.toml");
+    case.copy("examples/pst-mailboxes/mailboxes", "mailboxes");
+    let small = ["--set", "source.max_split_bytes=\"16 KiB\""];
+    let plan = case.run(&["plan", "pipeline.toml", "--json", small[0], small[1]]);
+    plan.expect_code(0);
+    let plan: Value = serde_json::from_str(&plan.stdout()).unwrap();
+    let ids: Vec<&str> =
+        plan["splits"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let cut: BTreeSet<&str> =
+        ids.iter().filter_map(|id| id.split_once("@messages=").map(|(file, _)| file)).collect();
+    assert!(cut.len() >= 2, "several mailboxes are cut into splits: {ids:?}");
+    assert!(ids.len() >= 7 + cut.len(), "one more split per file cut, at least: {ids:?}");
+    let whole = case.run(&["plan", "pipeline.toml", "--json"]);
+    let whole: Value = serde_json::from_str(&whole.stdout()).unwrap();
+    assert_eq!(whole["splits"].as_array().unwrap().len(), 7, "one split per file by default");
+
+    let sorted = |dir: &str, sink: &str| {
+        let mut r = rows(&read_parquet(&case.path(&format!("{dir}/{sink}.parquet"))));
+        r.sort_by_key(|row| serde_json::to_string(row).unwrap());
+        r
+    };
+    let set_paths = |dir: &str| {
+        ["messages", "attachments"]
+            .iter()
+            .flat_map(|s| ["--set".to_string(), format!("sinks.{s}.path=\"{dir}/{s}.parquet\"")])
+            .collect::<Vec<_>>()
+    };
+    let mut args: Vec<String> =
+        vec!["run".into(), "pipeline.toml".into(), "--quiet".into(), "-w".into(), "2".into()];
+    args.extend(set_paths("one"));
+    case.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
+    args.truncate(5);
+    args.extend(set_paths("many"));
+    args.extend(small.iter().map(|s| s.to_string()));
+    case.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
+    for sink in ["messages", "attachments"] {
+        let (one, many) = (sorted("one", sink), sorted("many", sink));
+        assert!(!one.is_empty(), "{sink}");
+        assert_eq!(one.len(), many.len(), "{sink}: the same number of rows");
+        assert!(one == many, "{sink}: split reads hold exactly the whole-file rows");
+    }
+}

@@ -20,8 +20,9 @@ use crate::columns::{
     ATTACHMENTS, MESSAGES, attachments_batch, attachments_schema, messages_batch, messages_schema,
 };
 use crate::error::{ErrorKind, PstError};
-use crate::mailbox::{Attachment, Mailbox, Message, Visitor, Walk};
+use crate::mailbox::{Attachment, Mailbox, Message, Settings, Visitor, Walk};
 use crate::options::Options;
+use crate::planning::NidRange;
 use crate::source::ReadAt;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -138,10 +139,21 @@ pub fn read_pst<R: ReadAt>(
     options: &Options,
     sink: &mut dyn Sink,
 ) -> Result<(Outcome, Walk)> {
+    read_pst_range(src, source_path, options, NidRange::ALL, sink)
+}
+
+/// [`read_pst`] of one split inside the file: the messages in `messages`.
+pub fn read_pst_range<R: ReadAt>(
+    src: R,
+    source_path: &str,
+    options: &Options,
+    messages: NidRange,
+    sink: &mut dyn Sink,
+) -> Result<(Outcome, Walk)> {
     // Messages do not repeat `source_path`: the host names the split's file
     // in its report.
-    let mut mailbox =
-        Mailbox::open(src, options.verify_checksums, options.settings()).map_err(plugin_error)?;
+    let settings = Settings { messages, ..options.settings() };
+    let mut mailbox = Mailbox::open(src, options.verify_checksums, settings).map_err(plugin_error)?;
     let mut batcher = Batcher {
         sink,
         source_path,
@@ -237,6 +249,47 @@ mod tests {
             }
         }
         assert_eq!(top_level, 13, "libpff counts 13 top-level messages in the corpus");
+    }
+
+    /// Every row of `output` as text (one row's slice of every column), sorted.
+    fn rows_of(sink: &MemorySink, output: &str) -> Vec<String> {
+        let mut rows: Vec<String> = sink
+            .batches
+            .iter()
+            .filter(|(o, _)| o == output)
+            .flat_map(|(_, b)| (0..b.num_rows()).map(|i| format!("{:?}", b.slice(i, 1).columns())))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn splits_inside_a_file_read_exactly_the_whole_file() {
+        for name in FIXTURES {
+            let (r, whole) = run(name, &Options::default());
+            r.unwrap();
+            let file = std::fs::File::open(fixture(name)).unwrap();
+            let mut ndb = crate::ndb::Ndb::open(SeekSource::new(file).unwrap(), true).unwrap();
+            let ranges = crate::planning::plan(&mut ndb, 2048).unwrap();
+            let mut parts = MemorySink::default();
+            for p in &ranges {
+                let file = std::fs::File::open(fixture(name)).unwrap();
+                let (outcome, _) = read_pst_range(
+                    SeekSource::new(file).unwrap(),
+                    name,
+                    &Options::default(),
+                    p.range,
+                    &mut parts,
+                )
+                .unwrap_or_else(|e| panic!("{name} {:?}: {e}", p.range));
+                assert_eq!(outcome, Outcome::complete(), "{name} {:?}", p.range);
+            }
+            for output in [MESSAGES, ATTACHMENTS] {
+                let (w, p) = (rows_of(&whole, output), rows_of(&parts, output));
+                assert_eq!(w.len(), p.len(), "{name} {output}: {} ranges", ranges.len());
+                assert!(w == p, "{name} {output}: the ranges' rows differ from the whole file's");
+            }
+        }
     }
 
     #[test]

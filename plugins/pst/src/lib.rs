@@ -7,8 +7,9 @@
 //! recipients, attachments). It reads through [`source::ReadAt`], so the same
 //! code runs over the host's input handle in the component and over files
 //! in native tests, and it never holds more of a file than one object's
-//! blocks plus a 1 MiB read cache. [`extract`] drives one split and applies
-//! the failure policy; [`plugin`] is the SDK glue.
+//! blocks plus a 1 MiB read cache. [`planning`] cuts a large mailbox into
+//! splits by ranges of message node ids; [`extract`] drives one split and
+//! applies the failure policy; [`plugin`] is the SDK glue.
 //!
 //! ```no_run
 //! use pst::extract::{MemorySink, read_pst};
@@ -30,6 +31,7 @@ pub mod ltp;
 pub mod mailbox;
 pub mod ndb;
 pub mod options;
+pub mod planning;
 pub mod plugin;
 pub mod source;
 pub mod text;

@@ -16,6 +16,7 @@ use crate::ltp::table::Table;
 use crate::ltp::{Hnid, ptype};
 use crate::ndb::Ndb;
 use crate::ndb::block::{Subnode, Subnodes};
+use crate::planning::NidRange;
 use crate::source::ReadAt;
 use crate::text::{decode, strip_subject_marker};
 use sha2::{Digest, Sha256};
@@ -83,6 +84,9 @@ pub struct Settings {
     pub max_folder_depth: usize,
     /// Deepest chain of messages attached to messages followed.
     pub max_embedding_depth: usize,
+    /// The messages read: those whose node id is in this range (a split
+    /// inside the file, see `planning`); the folders are walked whole.
+    pub messages: NidRange,
 }
 
 impl Default for Settings {
@@ -95,6 +99,7 @@ impl Default for Settings {
             default_codepage: 1252,
             max_folder_depth: 64,
             max_embedding_depth: 8,
+            messages: NidRange::ALL,
         }
     }
 }
@@ -281,7 +286,9 @@ impl<R: ReadAt> Mailbox<R> {
         let node = self.ndb.node(folder.nid)?;
         let expected = PropContext::read(&mut self.ndb, node.bid_data)?.int(tag::CONTENT_COUNT);
         let contents = self.table_ids(base | 0x0E).map_err(|e| e.context("contents table"))?;
-        if let Some(n) = expected.filter(|&n| n > contents.len() as i64) {
+        // A whole-file fact: reported once, by the split that starts the file.
+        if let Some(n) = expected.filter(|&n| n > contents.len() as i64 && self.settings.messages.is_first())
+        {
             walk.damage.push(format!(
                 "folder {}: the folder counts {n} messages, its contents table lists {}",
                 describe_folder(folder),
@@ -291,6 +298,9 @@ impl<R: ReadAt> Mailbox<R> {
         for nid in contents {
             if walk.stopped {
                 return Ok(Vec::new());
+            }
+            if !self.settings.messages.contains(nid) {
+                continue; // another split's
             }
             let location = format!("folder {} / message {nid}", describe_folder(folder));
             if nid & 0x1F != 0x04 {

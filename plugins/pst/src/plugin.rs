@@ -2,15 +2,17 @@
 //! the host's input handle as a [`ReadAt`] source, and the host's `emit`,
 //! `reject` and `log` as a [`Sink`].
 //!
-//! Planning is `WholeFile`: a PST's folders share one set of B-trees, so a
-//! split per folder would repeat the open and B-tree reads per split for
-//! little gain on typical mailboxes (one large Inbox); the host starts the
-//! largest files first instead.
+//! Planning is the plugin's own: a file up to `max_split_bytes` is one
+//! split (the usual case: many small mailboxes, the largest started
+//! first); a larger one is cut into ranges of message node ids balanced by
+//! bytes ([`crate::planning`]), read by several workers at once.
 
 use crate::columns::{ATTACHMENTS, MESSAGES, attachments_schema, messages_schema};
 use crate::error::PstError;
-use crate::extract::{Sink, read_pst};
+use crate::extract::{Sink, read_pst_range};
+use crate::ndb::Ndb;
 use crate::options::Options;
+use crate::planning::{self, NidRange};
 use crate::source::ReadAt;
 use runtime_plugin_sdk::log;
 use runtime_plugin_sdk::prelude::*;
@@ -64,7 +66,7 @@ impl Reader for Pst {
         )
         .output(MESSAGES)
         .output(ATTACHMENTS)
-        .planning(Planning::WholeFile);
+        .planning(Planning::Plugin);
         info.options = Options::specs();
         info
     }
@@ -78,6 +80,42 @@ impl Reader for Pst {
         Ok(vec![(MESSAGES.to_string(), messages_schema()), (ATTACHMENTS.to_string(), attachments_schema())])
     }
 
+    fn plan(&mut self, files: &[InputFile], inputs: Vec<Input>, hints: &PlanHints) -> Result<Vec<Split>> {
+        let mut splits = Vec::with_capacity(files.len());
+        for (i, (file, input)) in files.iter().zip(inputs).enumerate() {
+            let split = |id: String, payload: String, size_hint: u64| Split {
+                id,
+                input: Some(i as u32),
+                offset: 0,
+                length: file.size,
+                payload,
+                size_hint: size_hint.max(1),
+            };
+            if file.size <= hints.max_split_bytes {
+                splits.push(split(file.path.clone(), String::new(), file.size));
+                continue;
+            }
+            // A file that cannot be planned is one split, which then fails
+            // (or is read as far as it can be) with the reason.
+            let planned = Ndb::open(InputSource(input), self.options.verify_checksums)
+                .and_then(|mut ndb| planning::plan(&mut ndb, hints.max_split_bytes));
+            match planned {
+                Ok(ranges) if ranges.len() > 1 => {
+                    for p in ranges {
+                        let id = format!("{}@{}", file.path, p.range.payload());
+                        splits.push(split(id, p.range.payload(), p.bytes));
+                    }
+                }
+                Ok(_) => splits.push(split(file.path.clone(), String::new(), file.size)),
+                Err(e) => {
+                    log::warn(&format!("{}: planned as one split: {e}", file.path));
+                    splits.push(split(file.path.clone(), String::new(), file.size));
+                }
+            }
+        }
+        Ok(splits)
+    }
+
     fn read(
         &mut self,
         split: &Split,
@@ -88,7 +126,10 @@ impl Reader for Pst {
         let input =
             input.ok_or_else(|| Error::invalid_input(format!("split {} has no input file", split.id)))?;
         let path = file.map_or(split.id.as_str(), |f| f.path.as_str());
-        let (outcome, walk) = read_pst(InputSource(input), path, &self.options, &mut HostSink(out))?;
+        let range = NidRange::parse(&split.payload)
+            .map_err(|e| Error::invalid_input(format!("split {}: {e}", split.id)))?;
+        let (outcome, walk) =
+            read_pst_range(InputSource(input), path, &self.options, range, &mut HostSink(out))?;
         log::progress("folders", walk.folders);
         Ok(outcome)
     }
@@ -102,7 +143,7 @@ mod tests {
     fn describe_lists_outputs_and_options() {
         let info = Pst::describe();
         assert_eq!(info.outputs, vec![MESSAGES, ATTACHMENTS]);
-        assert_eq!(info.planning, Planning::WholeFile);
+        assert_eq!(info.planning, Planning::Plugin);
         assert!(info.options.iter().any(|o| o.name == "attachment_content"));
     }
 

@@ -33,7 +33,7 @@ impl Tree {
             Tree::Node => 0x81,
         }
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Tree::Block => "block",
             Tree::Node => "node",

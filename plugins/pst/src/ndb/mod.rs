@@ -138,6 +138,61 @@ impl<R: ReadAt> Ndb<R> {
         corrupt!("B-tree deeper than {MAX_LEVEL} levels")
     }
 
+    /// Visits every leaf page of `tree` in key order (for planning splits
+    /// inside one file). Checks what a descent checks, plus that the keys
+    /// rise strictly from one entry to the next across the whole tree, and
+    /// reads at most as many pages as the file can hold, so a damaged tree
+    /// (a cycle, keys out of order) fails instead of misleading the plan.
+    pub fn scan_leaves(&mut self, tree: Tree, visit: &mut dyn FnMut(&Page) -> Result<()>) -> Result<()> {
+        let root = match tree {
+            Tree::Node => self.header.node_btree,
+            Tree::Block => self.header.block_btree,
+        };
+        let max_pages = self.src.size() / PAGE_SIZE as u64 + 1;
+        let mut pages = 0u64;
+        let mut last_key: Option<u64> = None;
+        // Depth first, children pushed in reverse so they pop in key order.
+        let mut stack: Vec<(BRef, Option<u8>)> = vec![(root, None)];
+        let mut buf = [0u8; PAGE_SIZE];
+        while let Some((at, expect_level)) = stack.pop() {
+            pages += 1;
+            if pages > max_pages {
+                corrupt!("the {} B-tree has more pages than the file can hold (a cycle?)", tree.name());
+            }
+            if at.ib.checked_add(PAGE_SIZE as u64).is_none_or(|end| end > self.src.size()) {
+                corrupt!("B-tree page 0x{:x} at offset {} lies outside the file", at.bid, at.ib);
+            }
+            self.src.read_exact_at(at.ib, &mut buf)?;
+            self.stats.pages += 1;
+            let page = Page::parse(&buf, self.header.format, tree, at.bid, at.ib, self.verify_crc)?;
+            if let Some(level) = expect_level
+                && page.level != level
+            {
+                corrupt!("B-tree page 0x{:x} has level {}, its parent expects {level}", at.bid, page.level);
+            }
+            if page.level == 0 {
+                for i in 0..page.count {
+                    let key = page.key(i);
+                    if last_key.is_some_and(|k| key <= k) {
+                        corrupt!(
+                            "{} B-tree keys are out of order at 0x{key:x} (page 0x{:x})",
+                            tree.name(),
+                            at.bid
+                        );
+                    }
+                    last_key = Some(key);
+                }
+                visit(&page)?;
+                continue;
+            }
+            for i in (0..page.count).rev() {
+                let (bid, ib) = page.child(i);
+                stack.push((BRef { bid, ib }, Some(page.level - 1)));
+            }
+        }
+        Ok(())
+    }
+
     /// Looks a node up in the node B-tree.
     pub fn find_node(&mut self, nid: u32) -> Result<Option<NodeEntry>> {
         self.descend(Tree::Node, nid as u64, |page, key| page.leaf_for(key).map(|i| page.node_entry(i)))
