@@ -167,21 +167,20 @@ def main():
         errors.append(f"per_folder differs in {len(diff)} folders, e.g. {diff[:3]}")
     checked = 0
     unreachable = 0
-    if True:
-        for d in lines:
-            have = c.found.get(d["id"])
-            if have is None and d["depth"] >= 2:
-                # Embedded in an embedded message: pypff cannot reach it.
-                unreachable += 1
-                continue
-            if have is None:
-                errors.append(f"message {d['id']} is missing")
-            elif have[0] != d["digest"]:
-                errors.append(f"message {d['id']}: digest differs")
-            elif have[1] != d["folder"]:
-                errors.append(f"message {d['id']}: in {have[1]!r}, expected {d['folder']!r}")
-            else:
-                checked += 1
+    for d in lines:
+        have = c.found.get(d["id"])
+        if have is None and d["depth"] >= 2:
+            # Embedded in an embedded message: pypff cannot reach it.
+            unreachable += 1
+            continue
+        if have is None:
+            errors.append(f"message {d['id']} is missing")
+        elif have[0] != d["digest"]:
+            errors.append(f"message {d['id']}: digest differs")
+        elif have[1] != d["folder"]:
+            errors.append(f"message {d['id']}: in {have[1]!r}, expected {d['folder']!r}")
+        else:
+            checked += 1
     for e in errors[:20]:
         print("MISMATCH", e)
     status = "ok" if not errors else f"{len(errors)} differences"
