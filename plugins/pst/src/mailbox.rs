@@ -438,6 +438,19 @@ impl<R: ReadAt> Mailbox<R> {
             let embedded = match self.attachment(nid, &key, &subs) {
                 Ok((attachment, embedded)) => {
                     walk.attachments += 1;
+                    if self.settings.attachment_content
+                        && attachment.content.is_none()
+                        && attachment.sha256.is_some()
+                    {
+                        visitor.warn(
+                            &at,
+                            &format!(
+                                "content left null: {} bytes is above max_attachment_bytes ({}); size and sha256 \
+                                 are of the whole attachment",
+                                attachment.size_bytes, self.settings.max_attachment_bytes
+                            ),
+                        );
+                    }
                     if visitor.attachment(attachment).is_break() {
                         walk.stopped = true;
                         return;
