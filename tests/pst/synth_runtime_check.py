@@ -15,7 +15,8 @@ takes the rows of MESSAGES.parquet and ATTACHMENTS.parquet whose
   order, which is the order the synthesizer writes them), and the
   attachments as [name, size, sha256], or [name, null, id of the embedded
   message] for an embedded message;
-- that no `message_key` or `attachment_key` appears twice.
+- that no `message_key`, and no `attachment_key` within its message,
+  appears twice.
 
 Unlike synth_check.py (libpff), this reaches messages nested inside embedded
 messages, so every message is checked. Prints one line per file; exits 1 on
@@ -57,9 +58,11 @@ def check(pst, messages, attachments):
     seen_att = set()
     atts_of = collections.defaultdict(list)
     for a in atts:
-        if a["attachment_key"] in seen_att:
-            errors.append(f"attachment_key {a['attachment_key']} appears twice")
-        seen_att.add(a["attachment_key"])
+        # An attachment's key is its subnode id, unique within its message.
+        key = (a["message_key"], a["attachment_key"])
+        if key in seen_att:
+            errors.append(f"attachment {key} appears twice")
+        seen_att.add(key)
         atts_of[a["message_key"]].append(a)
 
     found = {}
