@@ -24,7 +24,7 @@ through DataFrames.
   disk), and split into two DataFrames with explicit schemas: `OUT_DIR/messages` and
   `OUT_DIR/attachments`, Parquet part files, snappy.
 
-Prints the SparkSession's start-up and the job's time on stderr (`pyspark: session S s, job J s`)
+Prints the SparkSession's start-up and the job's time on stderr (`pyspark: session S s, job J s, application ID`)
 and one line on stdout: `COUNTS files=F failed=X messages=M attachments=A attachment_bytes=B`
 (read back from the written Parquet).
 """
@@ -164,8 +164,9 @@ def main():
     failed = records.filter(lambda r: r[0] == "failed").count()
     records.unpersist()
     t2 = time.perf_counter()
+    app = sc.applicationId
     spark.stop()
-    print(f"pyspark: session {t1 - t0:.2f} s, job {t2 - t1:.2f} s", file=sys.stderr)
+    print(f"pyspark: session {t1 - t0:.2f} s, job {t2 - t1:.2f} s, application {app}", file=sys.stderr)
 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
