@@ -22,8 +22,10 @@ times into bench/data/pst/, made by bench/pst/bench.py's make_corpus):
   of every row), and their counts agree with pypff's: top-level messages rows (parent_message_key
   null) = pypff's items, per file; attachment rows = pypff's attachments (an embedded message is
   one attachment row in both; the runtime also writes it as a messages row with
-  parent_message_key set, which is not counted; pypff does not walk into it); and the SHA-256 of
-  every by-value attachment the runtime hashed is among pypff's.
+  parent_message_key set, which is not counted; pypff does not walk into it); the SHA-256 of
+  every by-value attachment the runtime hashed is among pypff's, and their sizes add up to the
+  same bytes (embedded messages' sizes differ: the runtime gives the declared size, pypff the
+  size of the attachment's data, so they are left out of the byte check).
 
 --workload all (default): pod, then pst.
 
@@ -259,6 +261,8 @@ def runtime_counts(folder):
         "embedded_messages": msgs.num_rows - top.num_rows,
         "attachments": atts.num_rows, "embedded_message_attachments": atts.num_rows - by_value.num_rows,
         "attachment_bytes": pc.sum(atts["size_bytes"]).as_py() or 0,
+        "by_value_attachments": by_value.num_rows,
+        "by_value_bytes": pc.sum(by_value["size_bytes"]).as_py() or 0,
         "by_value_sha256": collections.Counter(x for x in by_value["sha256"].to_pylist() if x),
         "per_file": per_file,
         "digest": {"messages": row_digest(msgs), "attachments": row_digest(atts)},
@@ -273,8 +277,8 @@ def read_folder(path):
     files = None
     if os.path.exists(manifest):
         m = json.load(open(manifest))
-        files = [os.path.join(path, f["path"] if isinstance(f, dict) else f) for f in m.get("files", [])] or None
-    if files is None:
+        files = [os.path.join(path, f) for f in m["live"]]  # the committed part files
+    if not files:
         return pq.read_table(path)
     return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
 
@@ -288,6 +292,7 @@ def pyspark_counts(folder):
     return {"messages": msgs.num_rows, "attachments": atts.num_rows,
             "attachment_bytes": pc.sum(atts["size_bytes"]).as_py() or 0,
             "sha256": collections.Counter(atts["sha256"].to_pylist()),
+            "size_by_sha256": dict(zip(atts["sha256"].to_pylist(), atts["size_bytes"].to_pylist())),
             "per_file": collections.Counter(os.path.basename(p) for p in msgs["source_path"].to_pylist())}
 
 
@@ -355,7 +360,8 @@ def run_pst(a, runtime):
         print(f"{name:14s} {r['status']}, splits ok {r['splits_ok']}, partial {r['splits_partial']}, "
               f"failed {r['splits_failed']}; messages rows {c['messages_rows']} = {c['top_level_messages']} "
               f"top-level + {c['embedded_messages']} embedded; attachments {c['attachments']} (of which "
-              f"{c['embedded_message_attachments']} embedded messages), {c['attachment_bytes']:,} bytes")
+              f"{c['embedded_message_attachments']} embedded messages), {c['attachment_bytes']:,} bytes "
+              f"({c['by_value_bytes']:,} in the {c['by_value_attachments']} by value)")
     print(f"{'plain PySpark':14s} {ps['stdout']}")
     checks = {
         "runtime run and launcher: rows identical (messages, attachments)": rt["digest"] == la["digest"],
@@ -364,12 +370,14 @@ def run_pst(a, runtime):
         "attachments: runtime rows = pypff attachments": rt["attachments"] == ps["attachments"],
         "by-value attachments: every runtime sha256 among pypff's":
             not (rt["by_value_sha256"] - ps["sha256"]),
-        "attachment bytes: runtime size_bytes sum = pypff's": rt["attachment_bytes"] == ps["attachment_bytes"],
+        "by-value attachment bytes: runtime size_bytes sum = pypff's sizes of the same attachments":
+            rt["by_value_bytes"] == sum(ps["size_by_sha256"].get(h, -1) * n for h, n in rt["by_value_sha256"].items()),
     }
     for k, v in checks.items():
         print(f"  {'OK  ' if v else 'DIFF'} {k}")
     res.update(loads=loads, reports=reports, checks=checks, files=len(files), input_bytes=size,
-               counts={n: {k: v for k, v in c.items() if k not in ("by_value_sha256", "sha256", "per_file")}
+               counts={n: {k: v for k, v in c.items()
+                           if k not in ("by_value_sha256", "sha256", "size_by_sha256", "per_file")}
                        for n, c in counts.items()})
     shutil.copy(log, os.path.join(OUT, "log-pst.txt"))
     shutil.rmtree(work)
