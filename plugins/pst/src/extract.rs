@@ -178,7 +178,9 @@ pub fn read_pst_range<R: ReadAt>(
         let lost = match (walk.lost_messages, walk.lost_uncounted) {
             _ if !walk.counts_losses => "their count is reported by the file's first split".to_string(),
             (n, 0) => format!("{n} message(s) lost"),
-            (n, k) => format!("{n} message(s) lost, and more in {k} folder(s) whose count is unreadable"),
+            (n, k) => format!(
+                "{n} message(s) lost, and more in {k} folder(s) or sub-tree(s) that cannot be counted"
+            ),
         };
         let reason = format!(
             "{} damaged folder(s), their messages were not read ({lost}); first: {}",

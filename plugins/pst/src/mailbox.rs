@@ -247,6 +247,7 @@ impl<R: ReadAt> Mailbox<R> {
         while let Some(folder) = stack.pop() {
             if self.ndb.exhausted() {
                 walk.damage.push("read budget exhausted; the rest of the mailbox was not read".to_string());
+                walk.lost_uncounted += u64::from(walk.counts_losses);
                 break;
             }
             if !seen_folders.insert(folder.nid) {
@@ -259,14 +260,10 @@ impl<R: ReadAt> Mailbox<R> {
                     return Err(e.context("root folder"));
                 }
                 Err(e) => {
+                    // Only the budget ends a folder early (see `folder`).
                     walk.damage.push(format!("folder {}: {e}", describe_folder(&folder)));
-                    if walk.counts_losses {
-                        match self.content_count(folder.nid) {
-                            Some(n) => walk.lost_messages += n,
-                            None => walk.lost_uncounted += 1,
-                        }
-                    }
-                    continue;
+                    walk.lost_uncounted += u64::from(walk.counts_losses);
+                    break;
                 }
             };
             if walk.stopped {
@@ -279,6 +276,7 @@ impl<R: ReadAt> Mailbox<R> {
                     describe_folder(&folder),
                     self.settings.max_folder_depth
                 ));
+                walk.lost_uncounted += u64::from(walk.counts_losses);
                 continue;
             }
             stack.extend(children.into_iter().rev());
@@ -296,21 +294,39 @@ impl<R: ReadAt> Mailbox<R> {
     ) -> Result<Vec<FolderItem>> {
         let base = folder.nid & !0x1F;
         // The folder's name was read by its parent, for the path; its own
-        // properties say how many messages its contents table should list.
-        let node = self.ndb.node(folder.nid)?;
-        let expected = PropContext::read(&mut self.ndb, node.bid_data)?.int(tag::CONTENT_COUNT);
-        let contents = self.table_ids(base | 0x0E).map_err(|e| e.context("contents table"))?;
+        // properties say how many messages its contents table should list
+        // (and how many were lost if that table is damaged). Damage to one
+        // of a folder's three nodes loses only what that node lists: the
+        // messages of a folder whose contents table is damaged are lost,
+        // its sub-folders are still read.
+        let expected = self.content_count(folder.nid);
+        let contents = match self.table_ids(base | 0x0E) {
+            Ok(contents) => Some(contents),
+            Err(e) => {
+                walk.damage.push(format!("folder {}: contents table: {e}", describe_folder(folder)));
+                if walk.counts_losses {
+                    match expected {
+                        Some(n) => walk.lost_messages += n,
+                        None => walk.lost_uncounted += 1,
+                    }
+                }
+                None
+            }
+        };
         // A whole-file fact: reported once, by the split that starts the file.
-        if let Some(n) = expected.filter(|&n| n > contents.len() as i64 && self.settings.messages.is_first())
+        let listed = contents.as_ref().map(Vec::len);
+        if let (Some(n), Some(listed)) = (expected, listed)
+            && n > listed as u64
+            && walk.counts_losses
         {
             walk.damage.push(format!(
                 "folder {}: the folder counts {n} messages, its contents table lists {}",
                 describe_folder(folder),
-                contents.len()
+                listed
             ));
-            walk.lost_messages += (n - contents.len() as i64) as u64;
+            walk.lost_messages += n - listed as u64;
         }
-        for nid in contents {
+        for nid in contents.unwrap_or_default() {
             if walk.stopped {
                 return Ok(Vec::new());
             }
@@ -343,7 +359,18 @@ impl<R: ReadAt> Mailbox<R> {
             }
         }
         let mut children = Vec::new();
-        for nid in self.table_ids(base | 0x0D).map_err(|e| e.context("hierarchy table"))? {
+        let hierarchy = match self.table_ids(base | 0x0D) {
+            Ok(ids) => ids,
+            Err(e) => {
+                walk.damage.push(format!(
+                    "folder {}: hierarchy table: {e}; its sub-folders were not read",
+                    describe_folder(folder)
+                ));
+                walk.lost_uncounted += u64::from(walk.counts_losses);
+                Vec::new()
+            }
+        };
+        for nid in hierarchy {
             // Search folders (type 0x03) hold no messages of their own.
             if nid & 0x1F != 0x02 {
                 continue;
@@ -351,7 +378,11 @@ impl<R: ReadAt> Mailbox<R> {
             let name = match self.folder_name(nid) {
                 Ok(name) => name,
                 Err(e) => {
-                    walk.damage.push(format!("folder 0x{nid:x} under {}: {e}", describe_folder(folder)));
+                    walk.damage.push(format!(
+                        "folder 0x{nid:x} under {}: {e}; it and its sub-folders were not read",
+                        describe_folder(folder)
+                    ));
+                    walk.lost_uncounted += u64::from(walk.counts_losses);
                     continue;
                 }
             };
