@@ -547,9 +547,13 @@ impl<R: ReadAt> Mailbox<R> {
     ) -> Result<(Message, Subnodes, Vec<u32>)> {
         let subs = self.ndb.subnodes(node.bid_sub)?;
         let pc = PropContext::read(&mut self.ndb, node.bid_data)?;
-        let cp = [tag::MESSAGE_CODEPAGE, tag::INTERNET_CODEPAGE]
-            .iter()
-            .find_map(|&id| pc.int(id).filter(|&c| c > 0))
+        // 8-bit strings are in the message's own code page, else the
+        // store's (as libpff reads them). `PR_INTERNET_CPID` is the code page
+        // of the internet form (the HTML body below), not of these: an ANSI
+        // store keeps a UTF-8 mail's subject in its Windows code page.
+        let cp = pc
+            .int(tag::MESSAGE_CODEPAGE)
+            .filter(|&c| c > 0)
             .map_or(self.settings.default_codepage, |c| c as u32);
         let mut m = Message { folder_path: folder_path.to_string(), key, parent_key, ..Message::default() };
         m.message_class = self.string(&pc, tag::MESSAGE_CLASS, &subs, cp)?;
