@@ -101,6 +101,9 @@ impl Staging {
                 self.coalesce(unit, sink)?;
             }
         } else {
+            // Small batches that arrived first go first: a sink sees a
+            // split's rows in the order the plugin emitted them.
+            self.coalesce(unit, sink)?;
             self.hold(unit, sink, batch)?;
         }
         while self.in_memory > self.budget {
@@ -332,6 +335,23 @@ mod tests {
         assert_eq!(commit(&mut s, a), vec![(0, 1, 2000), (1, 4, 5)]);
         assert_eq!(commit(&mut s, b), vec![(1, 2, 10)]);
         assert_eq!(s.in_memory(), 0);
+    }
+
+    #[test]
+    fn a_large_batch_does_not_overtake_small_ones_of_its_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Staging::new(u64::MAX, dir.path());
+        let a = Unit::Split { index: 0, attempt: 0 };
+        let large = (COALESCE_BYTES / 8 + 1) as usize; // i64 values
+        s.add(a, 0, batch(1, 10)).unwrap();
+        s.add(a, 1, batch(2, 10)).unwrap();
+        s.add(a, 0, batch(3, large)).unwrap();
+        s.add(a, 0, batch(4, 10)).unwrap();
+        // Sink 0 keeps 1, 3, 4 in that order; sink 1's small batch waits.
+        let got = commit(&mut s, a);
+        let sink0: Vec<i64> = got.iter().filter(|g| g.0 == 0).map(|g| g.1).collect();
+        assert_eq!(sink0, [1, 3, 4]);
+        assert!(got.contains(&(1, 2, 10)));
     }
 
     #[test]
