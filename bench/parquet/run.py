@@ -197,7 +197,7 @@ def main():
             if plan.returncode == 0:
                 try:
                     pj = json.loads(plan.stdout)
-                    n = len(pj["splits"]) if isinstance(pj, dict) and "splits" in pj else None
+                    n = pj.get("splits_total", len(pj.get("splits", [])))
                     meta.setdefault("runtime_splits", {})[w] = n
                     print(f"# runtime plan {w}: {n} splits", flush=True)
                 except (ValueError, KeyError, TypeError):
