@@ -1,24 +1,9 @@
-//! `pst-synth`: writes a synthetic, deterministic PST mailbox and the content
-//! a reader must find in it, so PST readers can be tested and benchmarked on
-//! mailboxes of real size without trusting any reader. See README.md.
-//!
-//! Modules in data-flow order: `rng` and `content` draw the mailbox,
-//! `mailbox` and `message` lay it out as [MS-PST] objects, `digest` records
-//! what was written, `ltp` encodes heaps, property and table contexts, `ndb`
-//! writes blocks, trees and maps, `header` and `crypt` the bytes they need.
-
-mod content;
-mod crypt;
-mod digest;
-mod header;
-mod ltp;
-mod mailbox;
-mod message;
-mod ndb;
-mod rng;
+//! The `pst-synth` command line: parses the options and calls
+//! [`pst_synth::synthesize`]. See README.md.
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use pst_synth::{Amount, Encryption, Format, Options};
 use std::path::PathBuf;
 
 /// Writes a synthetic PST and FILE.expected.json.
@@ -44,6 +29,9 @@ struct Args {
     /// Largest attachment.
     #[arg(long, default_value = "40MiB")]
     max_attachment: String,
+    /// Also give the first message an attachment of exactly this size.
+    #[arg(long)]
+    large_attachment: Option<String>,
 }
 
 /// Parses sizes such as `2GiB`, `40MiB`, `300MB`, `4096`.
@@ -67,53 +55,37 @@ fn parse_size(s: &str) -> anyhow::Result<u64> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let format = if args.ansi { ndb::Format::Ansi } else { ndb::Format::Unicode };
-    let crypt = match args.encryption.as_str() {
-        "none" => crypt::Crypt::None,
-        "compressible" => crypt::Crypt::Permute,
-        _ => bail!("cyclic encryption is not implemented yet"),
+    let encryption = match args.encryption.as_str() {
+        "none" => Encryption::None,
+        "compressible" => Encryption::Compressible,
+        _ => Encryption::Cyclic,
     };
     let amount = match (&args.size, args.messages) {
-        (Some(s), _) => mailbox::Amount::Bytes(parse_size(s)?),
-        (None, Some(n)) => mailbox::Amount::Messages(n),
+        (Some(s), _) => Amount::Bytes(parse_size(s)?),
+        (None, Some(n)) => Amount::Messages(n),
         (None, None) => bail!("give --size or --messages"),
     };
-    let max_attachment = parse_size(&args.max_attachment)?;
-    let plan = mailbox::Plan { seed: args.seed, amount, max_attachment };
-    let file =
-        std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let stem = args.out.with_extension("");
-    let digests_path = PathBuf::from(format!("{}.digests.jsonl", stem.display()));
-    let expected_path = PathBuf::from(format!("{}.expected.json", stem.display()));
-    let mut digests = digest::Digests::create(std::fs::File::create(&digests_path)?);
+    let opts = Options {
+        out: args.out,
+        amount,
+        seed: args.seed,
+        format: if args.ansi { Format::Ansi } else { Format::Unicode },
+        encryption,
+        max_attachment: parse_size(&args.max_attachment)?,
+        large_attachment: args.large_attachment.as_deref().map(parse_size).transpose()?,
+    };
     let started = std::time::Instant::now();
-    let mut ndb = ndb::Ndb::create(file, format, crypt)?;
-    let folders = mailbox::write(&mut ndb, &mut digests, &plan)?;
-    let size = ndb.finish()?;
-    let expected = serde_json::json!({
-        "file": args.out.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "format": if args.ansi { "ansi" } else { "unicode" },
-        "encryption": args.encryption,
-        "seed": args.seed,
-        "size": size,
-        "messages": digests.messages,
-        "top_level_messages": digests.messages - digests.embedded,
-        "embedded_messages": digests.embedded,
-        "attachments": digests.attachments,
-        "attachment_bytes": digests.attachment_bytes,
-        "folders": folders,
-        "per_folder": digests.per_folder,
-        "digests_file": digests_path.file_name().map(|n| n.to_string_lossy().into_owned()),
-    });
-    digests.finish()?;
-    std::fs::write(&expected_path, serde_json::to_string_pretty(&expected)? + "\n")?;
+    let written = pst_synth::synthesize(&opts)?;
     let secs = started.elapsed().as_secs_f64();
+    let e = &written.expected;
     eprintln!(
-        "pst-synth: {} ({size} bytes, {} messages, {} attachments, {folders} folders) in {secs:.1} s, {:.1} MiB/s",
-        args.out.display(),
-        expected["messages"],
-        expected["attachments"],
-        size as f64 / (1 << 20) as f64 / secs.max(1e-9)
+        "pst-synth: {} ({} bytes, {} messages, {} attachments, {} folders) in {secs:.1} s, {:.1} MiB/s",
+        opts.out.display(),
+        written.size,
+        e["messages"],
+        e["attachments"],
+        e["folders"],
+        written.size as f64 / (1 << 20) as f64 / secs.max(1e-9)
     );
     Ok(())
 }

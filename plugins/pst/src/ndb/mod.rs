@@ -11,7 +11,7 @@ pub mod block;
 pub mod btree;
 pub mod header;
 
-use crate::crypt::{crc32, decode_permute};
+use crate::crypt::{crc32, decode_cyclic, decode_permute};
 use crate::error::{PstError, Result, corrupt};
 use crate::source::{CachedSource, ReadAt};
 use btree::{BlockEntry, MAX_LEVEL, NodeEntry, PAGE_SIZE, Page, Tree};
@@ -60,11 +60,6 @@ impl<R: ReadAt> Ndb<R> {
         }
         let head = src.read_vec(0, HEADER_SIZE.min(size as usize))?;
         let header = Header::parse(&head, size)?;
-        if header.crypt == Crypt::Cyclic {
-            return Err(PstError::unsupported(
-                "the file uses cyclic (\"high\") encryption, which this reader does not decode",
-            ));
-        }
         Ok(Ndb { src, header, verify_crc, verified_pages: HashSet::new(), stats: Stats::default() })
     }
 
@@ -259,8 +254,13 @@ impl<R: ReadAt> Ndb<R> {
         if self.verify_crc && crc32(&raw) != t_crc {
             corrupt!("block 0x{bid:x} at offset {} fails its checksum", entry.ib);
         }
-        if bid & 2 == 0 && self.header.crypt == Crypt::Permute {
-            decode_permute(&mut raw);
+        // Internal blocks (bid bit 1: XBLOCKs, SLBLOCKs) are never encoded.
+        if bid & 2 == 0 {
+            match self.header.crypt {
+                Crypt::None => {}
+                Crypt::Permute => decode_permute(&mut raw),
+                Crypt::Cyclic => decode_cyclic(bid, &mut raw),
+            }
         }
         Ok(raw)
     }
