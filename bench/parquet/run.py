@@ -4,7 +4,7 @@ Polars, side by side in one run, on the data of gen.py.
 
     run.py [--data bench/data/parquet] [--runtime /work/bins/runtime-parquetbench]
            [--repeat 2] [--workloads small,big,csv] [--tools runtime,duckdb,polars]
-           [--workers 2] [--out bench/out/parquet]
+           [--workers 2] [--out bench/out/parquet] [--lock /work/.bench.lock]
 
 Workloads (inputs from `gen.py`; row counts and checksums from its
 manifest.json):
@@ -24,9 +24,12 @@ Each tool reads all rows and columns and writes one snappy Parquet file:
 Before timing: every input is read once (warm page cache) and the
 runtime's plugins are compiled into its cache (`runtime validate` with
 `RUNTIME_CACHE_DIR` set), so compiling is not timed. Then, per round and
-workload, one "set": all tools one after the other under an exclusive
-`flock` on /work/.bench.lock, the order reversed every other round. Each
-run is timed by wall clock; peak RSS is the resident memory of the whole
+workload, one "set": all tools one after the other, the order reversed
+every other round. Each timed run holds an exclusive flock(2) on the
+`--lock` file (default /work/.bench.lock, the lock `flock(1)` takes;
+`--lock ''` for none), taken before its clock starts and released after
+it stops; the load average at both ends is recorded per run. Each run is
+timed by wall clock; peak RSS is the resident memory of the whole
 process tree, sampled every 10 ms from /proc. After each run (not timed)
 the output is read back with DuckDB and its rows, sum(quantity),
 count(comment) and sum(id) compared with manifest.json; a mismatch or a
@@ -35,6 +38,7 @@ runs per tool is reported, with rows/s and the ratios runtime/DuckDB and
 runtime/Polars. Everything goes to OUT/results.json.
 """
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -49,7 +53,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
-LOCK = "/work/.bench.lock"
+LOCK = "/work/.bench.lock"  # --lock default
 WORKLOADS = {  # name -> (pipeline, input relative to --data, manifest key)
     "small": ("small.toml", "small/files.txt", "small"),
     "big": ("big.toml", "big.parquet", "big"),
@@ -92,6 +96,21 @@ def timed(cmd, env=None):
     done.set()
     sampler.join()
     return seconds, peak[0], proc.returncode, stderr.decode(errors="replace")[-4000:]
+
+
+@contextlib.contextmanager
+def bench_lock(path):
+    """Holds an exclusive flock on `path` (nothing if empty); yields the seconds waited."""
+    if not path:
+        yield 0.0
+        return
+    with open(path, "a") as f:
+        t = time.perf_counter()
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield time.perf_counter() - t
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def loadavg():
@@ -155,6 +174,8 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="runtime --workers, DuckDB threads, POLARS_MAX_THREADS")
     ap.add_argument("--workloads", default="small,big,csv")
     ap.add_argument("--tools", default="runtime,duckdb,polars")
+    ap.add_argument("--lock", default=LOCK, help="hold an exclusive flock on this file during each timed run "
+                    "('' for none)")
     ap.add_argument("--keep-going", action="store_true", help="report a failed run and go on")
     args = ap.parse_args()
     data, out = args.data.resolve(), args.out.resolve()
@@ -172,7 +193,7 @@ def main():
         "uptime_before": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         "nproc": os.cpu_count(), "data": str(data), "scale": manifest["scale"],
         "versions": versions(tools, args.runtime), "workers": args.workers, "repeat": args.repeat,
-        "runtime_binary": str(args.runtime),
+        "runtime_binary": str(args.runtime), "lock": args.lock,
     }
     print(f"# {meta['started']}  {meta['uptime_before']}", flush=True)
     print(f"# versions: {json.dumps(meta['versions'])}", flush=True)
@@ -208,44 +229,47 @@ def main():
         for w in workloads:
             order = tools if r % 2 == 0 else tools[::-1]
             want = manifest[WORKLOADS[w][2]]
-            with open(LOCK, "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                load0 = loadavg()
-                for tool in order:
-                    cmd, env, dst = command(tool, w, args, data, out)
-                    shutil.rmtree(out / tool / w, ignore_errors=True)
-                    if dst.exists():
-                        dst.unlink()
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    subprocess.run(["sync"])
+            load0 = loadavg()
+            for tool in order:
+                cmd, env, dst = command(tool, w, args, data, out)
+                shutil.rmtree(out / tool / w, ignore_errors=True)
+                if dst.exists():
+                    dst.unlink()
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                subprocess.run(["sync"])
+                with bench_lock(args.lock) as waited:
+                    load_before = loadavg()
                     seconds, peak, rc, err = timed(cmd, env)
-                    rec = {"round": r, "workload": w, "tool": tool, "seconds": seconds, "peak_rss_bytes": peak,
-                           "returncode": rc, "cmd": cmd, "load_before_set": load0}
-                    if rc != 0:
-                        rec["error"] = err
-                        rec["ok"] = False
-                    else:
-                        rec["ok"], rec["got"] = check(con, dst, want)
-                        rec["output_bytes"] = dst.stat().st_size
-                        if tool == "runtime":
-                            rep = json.loads((out / "runtime" / f"{w}-report.json").read_text())
-                            rec["report"] = {k: rep.get(k) for k in ("status", "elapsed_seconds", "peak_rss_bytes",
-                                                                       "splits_ok", "splits_failed")}
-                    runs.append(rec)
-                    status = "ok" if rec["ok"] else ("FAILED rc=%d" % rc if rc else f"WRONG {rec['got']}")
-                    print(f"round {r} {w:5} {tool:7} {seconds:8.2f} s  {mib(peak):8.0f} MiB  {status}", flush=True)
-                    if not rec["ok"]:
-                        print(err, file=sys.stderr)
-                        if not args.keep_going:
-                            (out / "results.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
-                            sys.exit(1)
-                    if dst.exists():
-                        dst.unlink()  # keep the disk free; the checks are done
-                rec_load = loadavg()
-                for x in runs:
-                    if x["round"] == r and x["workload"] == w:
-                        x["load_after_set"] = rec_load
-                print(f"#   load {load0} -> {rec_load}", flush=True)
+                    load_after = loadavg()
+                rec = {"round": r, "workload": w, "tool": tool, "seconds": seconds, "peak_rss_bytes": peak,
+                       "returncode": rc, "cmd": cmd, "lock_wait_seconds": waited, "load_before": load_before,
+                       "load_after": load_after, "load_before_set": load0}
+                if rc != 0:
+                    rec["error"] = err
+                    rec["ok"] = False
+                else:
+                    rec["ok"], rec["got"] = check(con, dst, want)
+                    rec["output_bytes"] = dst.stat().st_size
+                    if tool == "runtime":
+                        rep = json.loads((out / "runtime" / f"{w}-report.json").read_text())
+                        rec["report"] = {k: rep.get(k) for k in ("status", "elapsed_seconds", "peak_rss_bytes",
+                                                                   "splits_ok", "splits_failed")}
+                runs.append(rec)
+                status = "ok" if rec["ok"] else ("FAILED rc=%d" % rc if rc else f"WRONG {rec['got']}")
+                print(f"round {r} {w:5} {tool:7} {seconds:8.2f} s  {mib(peak):8.0f} MiB  {status}  "
+                      f"(load {load_before} -> {load_after})", flush=True)
+                if not rec["ok"]:
+                    print(err, file=sys.stderr)
+                    if not args.keep_going:
+                        (out / "results.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
+                        sys.exit(1)
+                if dst.exists():
+                    dst.unlink()  # keep the disk free; the checks are done
+            rec_load = loadavg()
+            for x in runs:
+                if x["round"] == r and x["workload"] == w:
+                    x["load_after_set"] = rec_load
+            print(f"#   load {load0} -> {rec_load}", flush=True)
 
     meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meta["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
