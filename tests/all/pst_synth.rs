@@ -112,7 +112,7 @@ fn an_attachment_larger_than_the_memory_limit_is_streamed() {
     let out = case.path("mailboxes/large.pst");
     let written = pst_synth::synthesize(&Options {
         out: out.clone(),
-        amount: Amount::Messages(300),
+        amount: Amount::Messages(700),
         seed: 42,
         format: Format::Unicode,
         encryption: Encryption::Compressible,
@@ -120,7 +120,7 @@ fn an_attachment_larger_than_the_memory_limit_is_streamed() {
         large_attachment: Some(100 << 20),
     })
     .unwrap();
-    assert!(written.size > 150 << 20, "a mailbox of a few hundred MB: {} bytes", written.size);
+    assert!(written.size > 250 << 20, "a mailbox of a few hundred MB: {} bytes", written.size);
     let files = vec![out.display().to_string()];
     python("synth_check.py", &files);
 
