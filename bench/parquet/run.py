@@ -52,7 +52,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-PAGE = os.sysconf("SC_PAGE_SIZE")
 LOCK = "/work/.bench.lock"  # --lock default
 WORKLOADS = {  # name -> (pipeline, input relative to --data, manifest key)
     "small": ("small.toml", "small/files.txt", "small"),
@@ -61,20 +60,18 @@ WORKLOADS = {  # name -> (pipeline, input relative to --data, manifest key)
 }
 
 
-def tree_rss(pid):
-    """Resident bytes of a process and all its descendants (as bench/pst/bench.py)."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            continue
-    return total
+def _pst_bench():
+    """bench/pst/bench.py, for its tree_rss (one copy of the /proc walk)."""
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "pst" / "bench.py"
+    spec = importlib.util.spec_from_file_location("pst_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Resident bytes of a process and all its descendants.
+tree_rss = _pst_bench().tree_rss
 
 
 def timed(cmd, env=None):

@@ -170,6 +170,16 @@ def summary(cmds, times, session, phases):
             "overhead_goal_met": over < goal, "pyspark_over_launcher": ps / la}
 
 
+def work_folder(example, data, link, prefix):
+    """A temporary folder holding a copy of `example`'s pipeline.toml and a
+    symbolic link `link` to `data` (what the pipeline's inputs name), with
+    its log file and the environment every command runs with."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    shutil.copy(os.path.join(example, "pipeline.toml"), work)
+    os.symlink(data, os.path.join(work, link))
+    return work, os.path.join(work, "log.txt"), base_env(work)
+
+
 def base_env(work):
     env = dict(os.environ, RUNTIME_CACHE_DIR=os.path.join(ROOT, "target", "bench-cache"))
     env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "integrations", "spark")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
@@ -189,11 +199,7 @@ def run_pod(a, runtime):
             md5.update(chunk)
     print(f"pod input: {data} ({a.rows:,} rows, md5 {md5.hexdigest()})")
 
-    work = tempfile.mkdtemp(prefix="spark-bench-")
-    log = os.path.join(work, "log.txt")
-    shutil.copy(os.path.join(ex, "pipeline.toml"), work)
-    os.symlink(data, os.path.join(work, "data"))
-    env = base_env(work)
+    work, log, env = work_folder(ex, data, "data", "spark-bench-")
     # Compile the plugins into the cache once, outside the timings.
     subprocess.run([runtime, "validate", os.path.join(work, "pipeline.toml")], env=env, check=True, capture_output=True)
 
@@ -306,11 +312,7 @@ def run_pst(a, runtime):
         size += len(f.read_bytes())
     print(f"pst input: {data} ({len(files):,} files, {size / 2**20:.1f} MiB)")
 
-    work = tempfile.mkdtemp(prefix="spark-bench-pst-")
-    log = os.path.join(work, "log.txt")
-    shutil.copy(os.path.join(ex, "pipeline.toml"), work)
-    os.symlink(data, os.path.join(work, "mailboxes"))
-    env = base_env(work)
+    work, log, env = work_folder(ex, data, "mailboxes", "spark-bench-pst-")
     sets = []
     for s in ("messages", "attachments"):
         sets += ["--set", f'sinks.{s}.path="out/{s}"']
