@@ -211,6 +211,16 @@ pub struct Walk {
     pub stopped: bool,
 }
 
+impl Walk {
+    /// Damage that lost messages no count can tell (a sub-tree, the rest
+    /// of the file): reported, and counted once per file as a place where
+    /// more were lost.
+    fn lost_uncountable(&mut self, damage: String) {
+        self.damage.push(damage);
+        self.lost_uncounted += u64::from(self.counts_losses);
+    }
+}
+
 /// A PST mailbox, ready to be walked.
 pub struct Mailbox<R> {
     ndb: Ndb<R>,
@@ -246,8 +256,9 @@ impl<R: ReadAt> Mailbox<R> {
         let mut stack = vec![FolderItem { nid: ROOT_FOLDER, path: String::new(), depth: 0 }];
         while let Some(folder) = stack.pop() {
             if self.ndb.exhausted() {
-                walk.damage.push("read budget exhausted; the rest of the mailbox was not read".to_string());
-                walk.lost_uncounted += u64::from(walk.counts_losses);
+                walk.lost_uncountable(
+                    "read budget exhausted; the rest of the mailbox was not read".to_string(),
+                );
                 break;
             }
             if !seen_folders.insert(folder.nid) {
@@ -261,8 +272,7 @@ impl<R: ReadAt> Mailbox<R> {
                 }
                 Err(e) => {
                     // Only the budget ends a folder early (see `folder`).
-                    walk.damage.push(format!("folder {}: {e}", describe_folder(&folder)));
-                    walk.lost_uncounted += u64::from(walk.counts_losses);
+                    walk.lost_uncountable(format!("folder {}: {e}", describe_folder(&folder)));
                     break;
                 }
             };
@@ -271,12 +281,11 @@ impl<R: ReadAt> Mailbox<R> {
             }
             walk.folders += 1;
             if folder.depth >= self.settings.max_folder_depth && !children.is_empty() {
-                walk.damage.push(format!(
+                walk.lost_uncountable(format!(
                     "folder {}: sub-folders nested deeper than {} levels were not read",
                     describe_folder(&folder),
                     self.settings.max_folder_depth
                 ));
-                walk.lost_uncounted += u64::from(walk.counts_losses);
                 continue;
             }
             stack.extend(children.into_iter().rev());
@@ -362,11 +371,10 @@ impl<R: ReadAt> Mailbox<R> {
         let hierarchy = match self.table_ids(base | 0x0D) {
             Ok(ids) => ids,
             Err(e) => {
-                walk.damage.push(format!(
+                walk.lost_uncountable(format!(
                     "folder {}: hierarchy table: {e}; its sub-folders were not read",
                     describe_folder(folder)
                 ));
-                walk.lost_uncounted += u64::from(walk.counts_losses);
                 Vec::new()
             }
         };
@@ -378,11 +386,10 @@ impl<R: ReadAt> Mailbox<R> {
             let name = match self.folder_name(nid) {
                 Ok(name) => name,
                 Err(e) => {
-                    walk.damage.push(format!(
+                    walk.lost_uncountable(format!(
                         "folder 0x{nid:x} under {}: {e}; it and its sub-folders were not read",
                         describe_folder(folder)
                     ));
-                    walk.lost_uncounted += u64::from(walk.counts_losses);
                     continue;
                 }
             };
