@@ -175,7 +175,8 @@ fn an_attachment_larger_than_the_memory_limit_is_streamed() {
 /// equals the clean file's, except where the checksum was recomputed over
 /// one message's changed bytes (the format cannot tell), and every message
 /// missing is accounted for by a reject or by the split's count of messages
-/// lost (`tests/pst/damage_compare.py`).
+/// lost (`tests/pst/damage_compare.py`). The same corpus is read again with
+/// `recover = true`.
 #[test]
 fn damage_never_changes_a_message_silently() {
     let case = Case::new();
@@ -209,19 +210,55 @@ fn damage_never_changes_a_message_silently() {
         cleans.push((name, dir.join("MANIFEST")));
     }
     case.write("pipeline.toml", crate::pst::DAMAGED);
-    let (run, _) = case.run_pipeline("pipeline.toml", &["-q"]);
-    run.expect_code(0);
-    for (name, manifest) in cleans {
-        let text = python(
-            "damage_compare.py",
-            &[
-                case.path("out/messages.parquet").display().to_string(),
-                case.path("out/attachments.parquet").display().to_string(),
-                case.path("report.json").display().to_string(),
-                manifest.display().to_string(),
-                case.path(&format!("damaged/{name}.pst")).display().to_string(),
-            ],
-        );
-        eprintln!("{name}: {}", text.lines().last().unwrap_or_default());
+    // Both modes: the walk alone, then with the recovery scan, whose rows
+    // must equal the clean file's too, and which must find at least as many
+    // messages as libpff's own recovery (`tests/pst/recover_compare.py`).
+    for recover in [false, true] {
+        let out = if recover { "recover" } else { "out" };
+        let mut args = vec!["-q".to_string()];
+        for sink in ["messages", "attachments"] {
+            args.extend(["--set".into(), format!("sinks.{sink}.path=\"{out}/{sink}.parquet\"")]);
+        }
+        args.extend(["--set".into(), format!("source.options.recover={recover}")]);
+        let (run, report) =
+            case.run_pipeline("pipeline.toml", &args.iter().map(String::as_str).collect::<Vec<_>>());
+        run.expect_code(0);
+        let report_path = case.path(&format!("{out}/report.json"));
+        std::fs::write(&report_path, report.to_string()).unwrap();
+        for (name, manifest) in &cleans {
+            let messages = case.path(&format!("{out}/messages.parquet")).display().to_string();
+            let clean = case.path(&format!("damaged/{name}.pst")).display().to_string();
+            let text = python(
+                "damage_compare.py",
+                &[
+                    messages.clone(),
+                    case.path(&format!("{out}/attachments.parquet")).display().to_string(),
+                    report_path.display().to_string(),
+                    manifest.display().to_string(),
+                    clean.clone(),
+                ],
+            );
+            eprintln!("{name} (recover = {recover}): {}", text.lines().last().unwrap_or_default());
+            let node_btree = text.lines().find(|l| l.contains(".node-btree.pst:")).unwrap_or_default();
+            if recover {
+                let text = python(
+                    "recover_compare.py",
+                    &[
+                        messages,
+                        manifest.display().to_string(),
+                        case.path("damaged").display().to_string(),
+                        clean,
+                    ],
+                );
+                eprintln!("{name}: {}", text.lines().last().unwrap_or_default());
+                // The node B-tree's root is lost: every message is recovered.
+                assert!(node_btree.contains(" 0 missing"), "{name}: {node_btree}");
+            } else {
+                assert!(
+                    node_btree.contains(": failed;"),
+                    "{name}: without recovery the file fails: {node_btree}"
+                );
+            }
+        }
     }
 }

@@ -32,6 +32,7 @@ import sys
 import pyarrow.parquet as pq
 
 UNDETECTABLE = ("data-fixed-", "subnodes-")
+recovered = collections.Counter()  # top-level messages the recovery scan found, per file
 
 
 def rows_by_file(path, key):
@@ -39,6 +40,9 @@ def rows_by_file(path, key):
     dup = []
     for r in pq.read_table(path).to_pylist():
         name = os.path.basename(r.pop("source_path"))
+        # With `recover = true`: a recovered message must equal the clean one.
+        if r.pop("recovered", False) and r.get("parent_message_key") is None:
+            recovered[name] += 1
         k = key(r)
         if k in out[name]:
             dup.append((name, k))
@@ -133,7 +137,7 @@ def main():
         totals["messages_missing"] += len(missing)
         print(f"{name}: {st}; {same} messages as in the clean file, {changed} changed (undetectable), "
               f"{len(missing)} missing ({len(missing) - len(unexplained)} by rejects), "
-              f"{len(missing_a)} attachments missing")
+              f"{len(missing_a)} attachments missing, {recovered[name]} recovered")
     for e in errors[:30]:
         print("MISMATCH", e)
     print(f"total: {len(manifest)} damaged copies ({totals['ok']} ok, {totals['partial']} partial, "

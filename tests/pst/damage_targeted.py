@@ -22,6 +22,10 @@ blocks that belong to one known object, and the MANIFEST says which:
                     counted)
   folder-table-fixed-K  random bytes in one folder's contents table, checksum
                     recomputed
+  node-btree        one bit flipped in the node B-tree's root page (when it
+                    is a branch, so its leaves survive), checksum left stale:
+                    no node can be looked up; only `recover = true` (a scan
+                    of the file's pages for the leaves) reads the file
 
 MANIFEST lines: FILE <tab> variant <tab> owner, where owner is the owning
 message's key as the runtime writes it (`message_key`, the node id in
@@ -193,6 +197,11 @@ def main():
                 scribble(b, ib, cb, random.Random(seed))
                 lay.fix_block_crc(b, ib, cb)
             emit(f"folder-table-fixed-{k}", owner, table_fixed)
+
+    root_ib = lay.nbt[1]
+    if data[root_ib + lay.meta + 3] > 0:
+        seed = rng.random()
+        emit("node-btree", "-", lambda b: flip(b, root_ib, lay.meta, random.Random(seed)))
 
     with open(os.path.join(args.out, "MANIFEST"), "w") as f:
         f.write("\n".join(manifest) + "\n")

@@ -11,7 +11,9 @@
 use crate::mailbox::{Address, Attachment, Message};
 use arrow_array::TimestampMicrosecondArray;
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
-use arrow_array::{ArrayRef, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray};
+use arrow_array::{
+    ArrayRef, BooleanArray, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
+};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use std::sync::Arc;
@@ -33,11 +35,12 @@ fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-/// Schema of the `messages` output.
-pub fn messages_schema() -> SchemaRef {
+/// Schema of the `messages` output; with `recover`, a last `recovered`
+/// column says which rows the recovery scan found.
+pub fn messages_schema(recover: bool) -> SchemaRef {
     let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     let list = |name: &str| Field::new(name, DataType::List(address_item()), false);
-    Arc::new(Schema::new(vec![
+    let mut fields = vec![
         utf8("source_path", false),
         utf8("folder_path", false),
         utf8("message_key", false),
@@ -58,7 +61,11 @@ pub fn messages_schema() -> SchemaRef {
         utf8("transport_headers", true),
         Field::new("size_bytes", DataType::Int64, true),
         Field::new("attachment_count", DataType::Int32, false),
-    ]))
+    ];
+    if recover {
+        fields.push(Field::new("recovered", DataType::Boolean, false));
+    }
+    Arc::new(Schema::new(fields))
 }
 
 /// Schema of the `attachments` output.
@@ -121,7 +128,7 @@ pub fn messages_batch(
     let times = |f: fn(&Message) -> Option<i64>| -> ArrayRef {
         Arc::new(TimestampMicrosecondArray::from(rows.iter().map(f).collect::<Vec<_>>()).with_timezone("UTC"))
     };
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         repeated(source_path, rows.len()),
         strings(rows, |m| Some(m.folder_path.as_str())),
         strings(rows, |m| Some(m.key.as_str())),
@@ -145,6 +152,9 @@ pub fn messages_batch(
             rows.iter().map(|m| m.attachment_count.min(i32::MAX as u32) as i32).collect::<Vec<_>>(),
         )),
     ];
+    if schema.column_with_name("recovered").is_some() {
+        columns.push(Arc::new(BooleanArray::from(rows.iter().map(|m| m.recovered).collect::<Vec<_>>())));
+    }
     RecordBatch::try_new(schema.clone(), columns)
 }
 
@@ -192,7 +202,7 @@ mod tests {
             attachment_count: 2,
             ..Message::default()
         };
-        let schema = messages_schema();
+        let schema = messages_schema(false);
         let batch = messages_batch(&schema, "a.pst", &[m.clone(), Message { key: "2".into(), ..m }]).unwrap();
         assert_eq!(batch.num_rows(), 2);
         let to = batch.column_by_name("to").unwrap().as_any().downcast_ref::<ListArray>().unwrap();

@@ -159,7 +159,7 @@ pub fn read_pst_range<R: ReadAt>(
         source_path,
         batch_rows: options.batch_rows,
         batch_bytes: options.batch_bytes.min(usize::MAX as u64) as usize,
-        messages_schema: messages_schema(),
+        messages_schema: messages_schema(options.recover),
         attachments_schema: attachments_schema(),
         messages: Vec::new(),
         message_bytes: 0,
@@ -182,8 +182,12 @@ pub fn read_pst_range<R: ReadAt>(
                 "{n} message(s) lost, and more in {k} folder(s) or sub-tree(s) that cannot be counted"
             ),
         };
+        let recovered = match walk.recovered {
+            0 => String::new(),
+            n => format!("; {n} message(s) recovered (`recovered` = true)"),
+        };
         let reason = format!(
-            "{} damaged folder(s), their messages were not read ({lost}); first: {}",
+            "{} damaged folder(s), their messages were not read ({lost}); first: {}{recovered}",
             walk.damage.len(),
             walk.damage[0]
         );
@@ -191,6 +195,10 @@ pub fn read_pst_range<R: ReadAt>(
             return Err(Error::invalid_input(reason));
         }
         return Ok((Outcome::partial(reason), walk));
+    }
+    if walk.recovered > 0 {
+        // Messages no folder lists, in a file whose tree reads cleanly.
+        batcher.sink.warn(&format!("{} message(s) no folder lists were recovered", walk.recovered));
     }
     if walk.messages == 0 && walk.rejected > 0 {
         return Err(Error::invalid_input(format!("none of the {} message(s) could be read", walk.rejected)));
@@ -256,6 +264,29 @@ mod tests {
             }
         }
         assert_eq!(top_level, 13, "libpff counts 13 top-level messages in the corpus");
+    }
+
+    #[test]
+    fn recovery_on_intact_files_finds_nothing_more() {
+        for name in FIXTURES {
+            let (r, plain) = run(name, &Options::default());
+            r.unwrap();
+            let (r, recovering) = run(name, &Options { recover: true, ..Options::default() });
+            let (outcome, walk) = r.unwrap();
+            assert_eq!((outcome, walk.recovered), (Outcome::complete(), 0), "{name}");
+            let recovered: Vec<bool> = recovering
+                .batches
+                .iter()
+                .filter(|(o, _)| o == MESSAGES)
+                .flat_map(|(_, b)| {
+                    b.column_by_name("recovered").unwrap().as_boolean().iter().collect::<Vec<_>>()
+                })
+                .map(Option::unwrap)
+                .collect();
+            assert_eq!(recovered.len(), plain.rows(MESSAGES), "{name}");
+            assert!(recovered.iter().all(|r| !r), "{name}");
+            assert_eq!(rows_of(&plain, ATTACHMENTS), rows_of(&recovering, ATTACHMENTS), "{name}");
+        }
     }
 
     /// Every row of `output` as text (one row's slice of every column), sorted.

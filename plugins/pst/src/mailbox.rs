@@ -16,11 +16,12 @@ use crate::ltp::table::Table;
 use crate::ltp::{Hnid, ptype};
 use crate::ndb::Ndb;
 use crate::ndb::block::{Subnode, Subnodes};
+use crate::ndb::btree::NodeEntry;
 use crate::planning::NidRange;
 use crate::source::ReadAt;
 use crate::text::{decode, strip_subject_marker};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 /// Node id of the root folder.
@@ -87,6 +88,8 @@ pub struct Settings {
     /// The messages read: those whose node id is in this range (a split
     /// inside the file, see `planning`); the folders are walked whole.
     pub messages: NidRange,
+    /// Recover messages the folder tree does not reach ([`Mailbox::recover`]).
+    pub recover: bool,
 }
 
 impl Default for Settings {
@@ -100,6 +103,7 @@ impl Default for Settings {
             max_folder_depth: 64,
             max_embedding_depth: 8,
             messages: NidRange::ALL,
+            recover: false,
         }
     }
 }
@@ -136,6 +140,8 @@ pub struct Message {
     pub transport_headers: Option<String>,
     pub size_bytes: Option<i64>,
     pub attachment_count: u32,
+    /// Found by the recovery scan, not through its folder.
+    pub recovered: bool,
 }
 
 impl Message {
@@ -207,6 +213,8 @@ pub struct Walk {
     /// False for a split that does not start its file: losses of whole
     /// folders are counted by the first split only, to count them once.
     pub counts_losses: bool,
+    /// Top-level messages found by the recovery scan (`recover`).
+    pub recovered: u64,
     /// True when the visitor stopped the walk.
     pub stopped: bool,
 }
@@ -225,6 +233,8 @@ impl Walk {
 pub struct Mailbox<R> {
     ndb: Ndb<R>,
     settings: Settings,
+    /// Set while [`Mailbox::recover`] reads messages, to mark them.
+    recovering: bool,
 }
 
 struct FolderItem {
@@ -234,11 +244,14 @@ struct FolderItem {
 }
 
 impl<R: ReadAt> Mailbox<R> {
-    /// Opens a mailbox: checks the header and that the root folder exists.
+    /// Opens a mailbox: checks the header and that the root folder exists
+    /// (unless recovering, which can do without the node B-tree).
     pub fn open(src: R, verify_checksums: bool, settings: Settings) -> Result<Self> {
         let mut ndb = Ndb::open(src, verify_checksums)?;
-        ndb.node(ROOT_FOLDER).map_err(|e| e.context("root folder"))?;
-        Ok(Mailbox { ndb, settings })
+        if !settings.recover {
+            ndb.node(ROOT_FOLDER).map_err(|e| e.context("root folder"))?;
+        }
+        Ok(Mailbox { ndb, settings, recovering: false })
     }
 
     /// The node database under this mailbox.
@@ -253,6 +266,7 @@ impl<R: ReadAt> Mailbox<R> {
         let mut walk = Walk { counts_losses: self.settings.messages.is_first(), ..Walk::default() };
         let mut seen_folders = HashSet::new();
         let mut seen_messages = HashSet::new();
+        let mut folder_paths = HashMap::new();
         let mut stack = vec![FolderItem { nid: ROOT_FOLDER, path: String::new(), depth: 0 }];
         while let Some(folder) = stack.pop() {
             if self.ndb.exhausted() {
@@ -261,6 +275,7 @@ impl<R: ReadAt> Mailbox<R> {
                 );
                 break;
             }
+            folder_paths.entry(folder.nid).or_insert_with(|| folder.path.clone());
             if !seen_folders.insert(folder.nid) {
                 walk.damage.push(format!("folder 0x{:x} appears twice in the hierarchy", folder.nid));
                 continue;
@@ -290,7 +305,90 @@ impl<R: ReadAt> Mailbox<R> {
             }
             stack.extend(children.into_iter().rev());
         }
+        if self.settings.recover && !walk.stopped && !self.ndb.exhausted() {
+            self.recover(folder_paths, &seen_messages, &mut walk, visitor);
+        }
         Ok(walk)
+    }
+
+    /// Reads the message nodes of this split's range that the walk did not
+    /// reach: those of folders whose contents table is damaged, of
+    /// sub-trees lost with a hierarchy table, of everything when the node
+    /// B-tree itself is damaged (then its leaves are found by scanning the
+    /// file's pages, as scanpst does; see [`Ndb::recoverable_nodes`]).
+    /// Each is read and checked exactly as a walked message is (a damaged
+    /// one is rejected, not emitted), marked `recovered`, and filed under
+    /// its parent folder's path, rebuilt from the nodes' parent links when
+    /// the walk did not reach that folder either.
+    fn recover(
+        &mut self,
+        mut folder_paths: HashMap<u32, String>,
+        seen: &HashSet<u32>,
+        walk: &mut Walk,
+        visitor: &mut dyn Visitor,
+    ) {
+        let (entries, damage) = self.ndb.recoverable_nodes();
+        if let Some(e) = damage {
+            walk.damage.push(format!("node B-tree: {e}; its leaves were found by scanning the file"));
+        }
+        let nodes: HashMap<u32, NodeEntry> = entries.iter().map(|e| (e.nid, *e)).collect();
+        for e in entries {
+            if e.nid & 0x1F != 0x04 || !self.settings.messages.contains(e.nid) || seen.contains(&e.nid) {
+                continue;
+            }
+            let path = self.recovered_path(e.nid_parent, &nodes, &mut folder_paths);
+            let location = format!("recovered message {}", e.nid);
+            let before = walk.messages;
+            self.recovering = true;
+            let node = Subnode { bid_data: e.bid_data, bid_sub: e.bid_sub };
+            self.message(node, &path, e.nid.to_string(), None, 0, &location, walk, visitor);
+            self.recovering = false;
+            if walk.messages > before {
+                walk.recovered += 1;
+            }
+            if walk.stopped || self.ndb.exhausted() {
+                return;
+            }
+        }
+    }
+
+    /// The folder path of folder `nid` for a recovered message: the walk's
+    /// when it reached the folder, else rebuilt from the parent links and
+    /// names of the folder nodes up to one the walk reached (or the root);
+    /// `(unknown folder 0x…)` when a link or name cannot be read.
+    fn recovered_path(
+        &mut self,
+        nid: u32,
+        nodes: &HashMap<u32, NodeEntry>,
+        known: &mut HashMap<u32, String>,
+    ) -> String {
+        let mut chain = Vec::new();
+        let mut at = nid;
+        let base = loop {
+            if let Some(path) = known.get(&at) {
+                break Some(path.clone());
+            }
+            if at == ROOT_FOLDER {
+                break Some(String::new());
+            }
+            match nodes.get(&at) {
+                Some(e) if at & 0x1F == 0x02 && chain.len() < self.settings.max_folder_depth => {
+                    chain.push(*e);
+                    at = e.nid_parent;
+                }
+                _ => break None,
+            }
+        };
+        let unknown = format!("(unknown folder 0x{nid:x})");
+        let Some(mut path) = base else { return unknown };
+        for e in chain.into_iter().rev() {
+            let Ok(name) = self.folder_name_of(Subnode { bid_data: e.bid_data, bid_sub: e.bid_sub }) else {
+                return unknown;
+            };
+            path = if path.is_empty() { name } else { format!("{path}/{name}") };
+            known.insert(e.nid, path.clone());
+        }
+        path
     }
 
     /// Reads one folder: emits its messages and returns its sub-folders.
@@ -422,6 +520,10 @@ impl<R: ReadAt> Mailbox<R> {
 
     fn folder_name(&mut self, nid: u32) -> Result<String> {
         let node = self.ndb.node(nid)?;
+        self.folder_name_of(Subnode { bid_data: node.bid_data, bid_sub: node.bid_sub })
+    }
+
+    fn folder_name_of(&mut self, node: Subnode) -> Result<String> {
         let pc = PropContext::read(&mut self.ndb, node.bid_data)?;
         let subs = self.ndb.subnodes(node.bid_sub)?;
         let cp = self.settings.default_codepage;
@@ -562,7 +664,13 @@ impl<R: ReadAt> Mailbox<R> {
             .int(tag::MESSAGE_CODEPAGE)
             .filter(|&c| c > 0)
             .map_or(self.settings.default_codepage, |c| c as u32);
-        let mut m = Message { folder_path: folder_path.to_string(), key, parent_key, ..Message::default() };
+        let mut m = Message {
+            folder_path: folder_path.to_string(),
+            key,
+            parent_key,
+            recovered: self.recovering,
+            ..Message::default()
+        };
         m.message_class = self.string(&pc, tag::MESSAGE_CLASS, &subs, cp)?;
         m.subject = self.string(&pc, tag::SUBJECT, &subs, cp)?.map(strip_subject_marker);
         m.sender_name = self.string(&pc, tag::SENDER_NAME, &subs, cp)?;

@@ -32,6 +32,9 @@ pub struct Options {
     pub verify_checksums: bool,
     /// Windows code page for 8-bit strings of messages that name none.
     pub default_codepage: u32,
+    /// After the walk, look for messages the folder tree no longer reaches
+    /// (see `Mailbox::recover`), and add a `recovered` column.
+    pub recover: bool,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             batch_bytes: 16 << 20,
             verify_checksums: true,
             default_codepage: 1252,
+            recover: false,
         }
     }
 }
@@ -78,6 +82,7 @@ impl Options {
             max_attachment_bytes: self.max_attachment_bytes,
             body_html: self.body_html,
             default_codepage: self.default_codepage,
+            recover: self.recover,
             ..Settings::default()
         }
     }
@@ -128,6 +133,15 @@ impl Options {
                 "Windows code page for 8-bit strings of messages that do not name one (ANSI PSTs)",
             )
             .default_value(&d.default_codepage.to_string()),
+            OptionSpec::new(
+                "recover",
+                "boolean",
+                "After the walk, read every message node the folder tree no longer reaches (a damaged \
+                 contents or hierarchy table, a damaged node B-tree: then every page of the file is \
+                 scanned for intact node B-tree leaves); such rows have `recovered` = true, a column \
+                 added with this option. Every recovered message passes the same checks as the others",
+            )
+            .default_value(&d.recover.to_string()),
         ]
     }
 }

@@ -77,7 +77,10 @@ impl Reader for Pst {
     }
 
     fn output_schemas(&self) -> Result<Vec<(String, SchemaRef)>> {
-        Ok(vec![(MESSAGES.to_string(), messages_schema()), (ATTACHMENTS.to_string(), attachments_schema())])
+        Ok(vec![
+            (MESSAGES.to_string(), messages_schema(self.options.recover)),
+            (ATTACHMENTS.to_string(), attachments_schema()),
+        ])
     }
 
     fn plan(&mut self, files: &[InputFile], inputs: Vec<Input>, hints: &PlanHints) -> Result<Vec<Split>> {

@@ -52,8 +52,9 @@ fn random_mutations_never_panic() {
                 let at = rng.below(span);
                 bytes[at] = rng.next() as u8;
             }
-            for verify in [true, false] {
-                let options = Options { verify_checksums: verify, ..Options::default() };
+            // The recovery scan (every page tried as a B-tree leaf) too.
+            for (verify, recover) in [(true, false), (false, false), (true, true)] {
+                let options = Options { verify_checksums: verify, recover, ..Options::default() };
                 let data = bytes.clone();
                 let started = Instant::now();
                 let result = std::panic::catch_unwind(move || {
@@ -62,7 +63,8 @@ fn random_mutations_never_panic() {
                         .is_ok()
                 });
                 let took = started.elapsed();
-                let label = format!("{} mutation {i} (checksums {verify})", path.display());
+                let label =
+                    format!("{} mutation {i} (checksums {verify}, recover {recover})", path.display());
                 match result {
                     Ok(true) => read += 1,
                     Ok(false) => refused += 1,

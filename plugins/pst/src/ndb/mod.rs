@@ -16,7 +16,7 @@ use crate::error::{PstError, Result, corrupt};
 use crate::source::{CachedSource, ReadAt};
 use btree::{BlockEntry, MAX_LEVEL, NodeEntry, PAGE_SIZE, Page, Tree};
 use header::{BRef, Crypt, Format, HEADER_SIZE, Header};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Most page offsets remembered as verified (512 KiB of memory).
 const MAX_VERIFIED_PAGES: usize = 65536;
@@ -186,6 +186,60 @@ impl<R: ReadAt> Ndb<R> {
             }
         }
         Ok(())
+    }
+
+    /// Every node entry recovery can trust, in node-id order, and the
+    /// damage that made it look past the tree: the node B-tree's own leaves
+    /// when the whole tree reads cleanly; otherwise the leaves of every
+    /// page of the file that checks out as a node B-tree leaf on its own
+    /// (page type twice, its own id in the trailer, level 0, checksum, and
+    /// entries that fit). Where two pages hold the same node (an older copy
+    /// of a page left in free space), the entry of the newer page (the
+    /// higher page id) wins. The scan reads the whole file, once.
+    pub fn recoverable_nodes(&mut self) -> (Vec<NodeEntry>, Option<PstError>) {
+        let mut entries = Vec::new();
+        let damage = match self.scan_leaves(Tree::Node, &mut |page| {
+            entries.extend((0..page.count).map(|i| page.node_entry(i)));
+            Ok(())
+        }) {
+            Ok(()) => return (entries, None),
+            Err(e) => e,
+        };
+        // Pages are 512-byte aligned and start after the header's first
+        // allocation map page (0x4400 in both formats).
+        let format = self.header.format;
+        let trailer = match format {
+            Format::Ansi => 500,
+            Format::Unicode => 496,
+        };
+        let mut newest: HashMap<u32, (u64, NodeEntry)> = HashMap::new();
+        let mut buf = [0u8; PAGE_SIZE];
+        let mut ib = 0x4400u64;
+        while ib + PAGE_SIZE as u64 <= self.src.size() {
+            if self.src.read_exact_at(ib, &mut buf).is_err() {
+                break;
+            }
+            let page_bid = match format {
+                Format::Ansi => {
+                    u32::from_le_bytes(buf[trailer + 4..trailer + 8].try_into().expect("4")) as u64
+                }
+                Format::Unicode => u64::from_le_bytes(buf[trailer + 8..trailer + 16].try_into().expect("8")),
+            };
+            if let Ok(page) = Page::parse(&buf, format, Tree::Node, page_bid, ib, true)
+                && page.level == 0
+            {
+                for i in 0..page.count {
+                    let e = page.node_entry(i);
+                    if newest.get(&e.nid).is_none_or(|(bid, _)| *bid < page_bid) {
+                        newest.insert(e.nid, (page_bid, e));
+                    }
+                }
+            }
+            ib += PAGE_SIZE as u64;
+        }
+        let mut entries: Vec<NodeEntry> = newest.into_values().map(|(_, e)| e).collect();
+        entries.sort_unstable_by_key(|e| e.nid);
+        (entries, Some(damage))
     }
 
     /// Looks a node up in the node B-tree.
