@@ -29,6 +29,8 @@ mix of the 10 GB file among 500 small ones.
    message count against FILE.expected.json.
 4. Prints and writes bench/out/pstbig/results.json.
 
+`--sizes smoke` runs ten of the small files, to try the script quickly.
+
 Usage: bench/pst/big.py [--sizes 2g,10g,mix] [--repeat 1] [--runtime BIN]
                         [--tools runtime,libpff,readpst] [--no-check]
 """
@@ -48,7 +50,9 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "bench/data/pstbig"
 OUT = REPO / "bench/out/pstbig"
 SYNTH = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release/pst-synth"
-CHECK = REPO / "tests/pst/synth_runtime_check.py"
+CHECK = next((p for p in (REPO / "tests/pst/synth_runtime_check.py",
+                          Path("/work/main/tests/pst/synth_runtime_check.py")) if p.exists()),
+             REPO / "tests/pst/synth_runtime_check.py")
 LOCK = "/work/.bench.lock"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SMALL = 500
@@ -149,6 +153,8 @@ def file_sets(sizes):
             synth(p, "--messages", str(20 + (i * 37) % 181), "--seed", str(1000 + i), "--max-attachment", "1MiB")
             small.append(p)
         sets["mix"] = [DATA / "big10.pst"] + small
+    if "smoke" in sizes:  # ten small files, to try the script quickly
+        sets["smoke"] = sorted((DATA / "small").glob("small-00?.pst"))
     return sets
 
 
