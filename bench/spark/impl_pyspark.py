@@ -75,8 +75,9 @@ def main():
                 *[(F.sum(c) / div).alias(m) for c, div, m in zip(SECONDS, DIVISORS, METRICS)]))
     out.write.mode("overwrite").option("compression", "snappy").parquet(a.out)
     t2 = time.perf_counter()
+    app = spark.sparkContext.applicationId
     spark.stop()
-    print(f"pyspark: session {t1 - t0:.2f} s, job {t2 - t1:.2f} s", file=sys.stderr)
+    print(f"pyspark: session {t1 - t0:.2f} s, job {t2 - t1:.2f} s, application {app}", file=sys.stderr)
     print(checksum(a.out))
 
 

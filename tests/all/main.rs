@@ -11,6 +11,7 @@
 //! - `hardening`: panics, staging charges, bounded and escaped plugin text.
 //! - `backpressure`: bounded memory with a slow writer.
 //! - `pst`: the pst-mailboxes example against libpff; damaged mailboxes.
+//! - `pst_synth`: mailboxes written by tools/pst-synth (every layout and encoding) against their expected content.
 //! - `sql`: the `sql` reader against PostgreSQL and SQLite; kills, grants.
 //! - `cli`: command output and config errors (snapshots).
 //! - `compat`: plugins built against the released WIT 0.1.0.
@@ -35,6 +36,7 @@ mod new_plugin;
 mod parquet;
 mod pod_usage;
 mod pst;
+mod pst_synth;
 mod python_plugins;
 mod report_html;
 mod resume;

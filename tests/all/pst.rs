@@ -313,8 +313,9 @@ fn mailboxes_example_agrees_with_libpff() {
 }
 
 /// The damaged-corpus pipeline: every file of `damaged/`, a small time
-/// limit, a tolerant error policy and a quarantine folder.
-const DAMAGED: &str = r#"version = 1
+/// limit, a tolerant error policy and a quarantine folder (also used by
+/// `pst_synth`).
+pub(crate) const DAMAGED: &str = r#"version = 1
 name = "pst-damaged"
 
 [source]

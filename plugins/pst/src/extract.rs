@@ -175,8 +175,13 @@ pub fn read_pst_range<R: ReadAt>(
     batcher.flush_messages()?;
     batcher.flush_attachments()?;
     if !walk.damage.is_empty() {
+        let lost = match (walk.lost_messages, walk.lost_uncounted) {
+            _ if !walk.counts_losses => "their count is reported by the file's first split".to_string(),
+            (n, 0) => format!("{n} message(s) lost"),
+            (n, k) => format!("{n} message(s) lost, and more in {k} folder(s) whose count is unreadable"),
+        };
         let reason = format!(
-            "{} damaged folder(s), their messages were not read; first: {}",
+            "{} damaged folder(s), their messages were not read ({lost}); first: {}",
             walk.damage.len(),
             walk.damage[0]
         );

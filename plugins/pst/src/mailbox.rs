@@ -10,7 +10,7 @@
 //! folder is recorded as [`Walk::damage`], since the messages it held are
 //! lost.
 
-use crate::error::{PstError, Result};
+use crate::error::{ErrorKind, PstError, Result};
 use crate::ltp::props::PropContext;
 use crate::ltp::table::Table;
 use crate::ltp::{Hnid, ptype};
@@ -199,6 +199,14 @@ pub struct Walk {
     pub rejected: u64,
     /// Folder-level damage: messages were lost with these folders.
     pub damage: Vec<String>,
+    /// Messages lost with damaged folders, as their folders count them
+    /// (counted by the split that starts the file only).
+    pub lost_messages: u64,
+    /// Damaged folders whose message count could not be read either.
+    pub lost_uncounted: u64,
+    /// False for a split that does not start its file: losses of whole
+    /// folders are counted by the first split only, to count them once.
+    pub counts_losses: bool,
     /// True when the visitor stopped the walk.
     pub stopped: bool,
 }
@@ -232,7 +240,7 @@ impl<R: ReadAt> Mailbox<R> {
     /// and attachment to `visitor`. Fails only when the root folder itself
     /// cannot be read (and no message was handed over yet).
     pub fn walk(&mut self, visitor: &mut dyn Visitor) -> Result<Walk> {
-        let mut walk = Walk::default();
+        let mut walk = Walk { counts_losses: self.settings.messages.is_first(), ..Walk::default() };
         let mut seen_folders = HashSet::new();
         let mut seen_messages = HashSet::new();
         let mut stack = vec![FolderItem { nid: ROOT_FOLDER, path: String::new(), depth: 0 }];
@@ -252,6 +260,12 @@ impl<R: ReadAt> Mailbox<R> {
                 }
                 Err(e) => {
                     walk.damage.push(format!("folder {}: {e}", describe_folder(&folder)));
+                    if walk.counts_losses {
+                        match self.content_count(folder.nid) {
+                            Some(n) => walk.lost_messages += n,
+                            None => walk.lost_uncounted += 1,
+                        }
+                    }
                     continue;
                 }
             };
@@ -294,6 +308,7 @@ impl<R: ReadAt> Mailbox<R> {
                 describe_folder(folder),
                 contents.len()
             ));
+            walk.lost_messages += (n - contents.len() as i64) as u64;
         }
         for nid in contents {
             if walk.stopped {
@@ -359,6 +374,14 @@ impl<R: ReadAt> Mailbox<R> {
         Ok(ids)
     }
 
+    /// The folder's own count of its messages (`PR_CONTENT_COUNT`), if its
+    /// properties can be read.
+    fn content_count(&mut self, nid: u32) -> Option<u64> {
+        let node = self.ndb.node(nid).ok()?;
+        let n = PropContext::read(&mut self.ndb, node.bid_data).ok()?.int(tag::CONTENT_COUNT)?;
+        u64::try_from(n).ok()
+    }
+
     fn folder_name(&mut self, nid: u32) -> Result<String> {
         let node = self.ndb.node(nid)?;
         let pc = PropContext::read(&mut self.ndb, node.bid_data)?;
@@ -382,8 +405,10 @@ impl<R: ReadAt> Mailbox<R> {
         }
     }
 
-    /// A string value that may be large: over-limit or unreadable values are
-    /// left out with a warning instead of failing the message.
+    /// A string value that may be large: an over-limit value is left out
+    /// with a warning instead of failing the message. Damage fails the
+    /// message (it is rejected and counted): a message is output as the file
+    /// holds it or not at all.
     #[allow(clippy::too_many_arguments)]
     fn text(
         &mut self,
@@ -394,13 +419,14 @@ impl<R: ReadAt> Mailbox<R> {
         what: &str,
         location: &str,
         visitor: &mut dyn Visitor,
-    ) -> Option<String> {
+    ) -> Result<Option<String>> {
         match self.string(pc, id, subs, codepage) {
-            Ok(v) => v,
-            Err(e) => {
+            Err(e) if e.kind == ErrorKind::Limit => {
                 visitor.warn(location, &format!("{what} left out: {e}"));
-                None
+                Ok(None)
             }
+            Err(e) => Err(e.context(what)),
+            ok => ok,
         }
     }
 
@@ -438,6 +464,19 @@ impl<R: ReadAt> Mailbox<R> {
             let embedded = match self.attachment(nid, &key, &subs) {
                 Ok((attachment, embedded)) => {
                     walk.attachments += 1;
+                    if self.settings.attachment_content
+                        && attachment.content.is_none()
+                        && attachment.sha256.is_some()
+                    {
+                        visitor.warn(
+                            &at,
+                            &format!(
+                                "content left null: {} bytes is above max_attachment_bytes ({}); size and sha256 \
+                                 are of the whole attachment",
+                                attachment.size_bytes, self.settings.max_attachment_bytes
+                            ),
+                        );
+                    }
                     if visitor.attachment(attachment).is_break() {
                         walk.stopped = true;
                         return;
@@ -494,13 +533,13 @@ impl<R: ReadAt> Mailbox<R> {
         m.internet_message_id = self.string(&pc, tag::INTERNET_MESSAGE_ID, &subs, cp)?;
         m.conversation_topic = self.string(&pc, tag::CONVERSATION_TOPIC, &subs, cp)?;
         m.size_bytes = pc.int(tag::MESSAGE_SIZE);
-        m.body_text = self.text(&pc, tag::BODY, &subs, cp, "body_text", location, visitor);
+        m.body_text = self.text(&pc, tag::BODY, &subs, cp, "body_text", location, visitor)?;
         m.transport_headers =
-            self.text(&pc, tag::TRANSPORT_HEADERS, &subs, cp, "transport_headers", location, visitor);
+            self.text(&pc, tag::TRANSPORT_HEADERS, &subs, cp, "transport_headers", location, visitor)?;
         if self.settings.body_html {
             // Binary HTML is in the internet code page when one is given.
             let html_cp = pc.int(tag::INTERNET_CODEPAGE).filter(|&c| c > 0).map_or(cp, |c| c as u32);
-            m.body_html = self.text(&pc, tag::HTML, &subs, html_cp, "body_html", location, visitor);
+            m.body_html = self.text(&pc, tag::HTML, &subs, html_cp, "body_html", location, visitor)?;
         }
         match self.recipients(&subs, cp) {
             Ok(list) => {
@@ -512,16 +551,19 @@ impl<R: ReadAt> Mailbox<R> {
                     }
                 }
             }
-            Err(e) => visitor.warn(location, &format!("recipients left out: {e}")),
+            Err(e) if e.kind == ErrorKind::Limit => {
+                visitor.warn(location, &format!("recipients left out: {e}"))
+            }
+            Err(e) => return Err(e.context("recipient table")),
         }
         let attachments = match subs.get(&ATTACHMENT_TABLE) {
             Some(&t) => self.attachment_ids(t).map_err(|e| e.context("attachment table"))?,
             None => {
+                // Damage: the subnode tree lost the table.
                 if pc.int(tag::MESSAGE_FLAGS).is_some_and(|f| f & MSGFLAG_HASATTACH != 0) {
-                    visitor.warn(
-                        location,
+                    return Err(PstError::corrupt(
                         "the message is flagged as having attachments but has no attachment table",
-                    );
+                    ));
                 }
                 Vec::new()
             }
@@ -580,9 +622,14 @@ impl<R: ReadAt> Mailbox<R> {
             key: nid.to_string(),
             ..Attachment::default()
         };
-        a.filename = [tag::ATTACH_LONG_FILENAME, tag::ATTACH_FILENAME, tag::DISPLAY_NAME]
-            .into_iter()
-            .find_map(|id| self.string(&pc, id, &att_subs, cp).ok().flatten().filter(|s| !s.is_empty()));
+        // The first non-empty name; an unreadable one is damage, not a
+        // reason to fall back to the next.
+        for id in [tag::ATTACH_LONG_FILENAME, tag::ATTACH_FILENAME, tag::DISPLAY_NAME] {
+            if let Some(name) = self.string(&pc, id, &att_subs, cp)?.filter(|s| !s.is_empty()) {
+                a.filename = Some(name);
+                break;
+            }
+        }
         a.mime_type = self.string(&pc, tag::ATTACH_MIME_TAG, &att_subs, cp)?.filter(|s| !s.is_empty());
         let method = pc.int(tag::ATTACH_METHOD);
         a.method = method.map(|m| m as i32);

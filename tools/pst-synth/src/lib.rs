@@ -69,6 +69,9 @@ pub struct Options {
     pub encryption: Encryption,
     /// Largest attachment, in bytes.
     pub max_attachment: u64,
+    /// One more attachment of exactly this many bytes on the first message
+    /// (to test readers' memory bounds), whatever `max_attachment` says.
+    pub large_attachment: Option<u64>,
 }
 
 /// What was written: the content of FILE.expected.json and where it is.
@@ -104,7 +107,12 @@ pub fn synthesize(opts: &Options) -> anyhow::Result<Written> {
         Amount::Bytes(n) => mailbox::Amount::Bytes(n),
         Amount::Messages(n) => mailbox::Amount::Messages(n),
     };
-    let plan = mailbox::Plan { seed: opts.seed, amount, max_attachment: opts.max_attachment };
+    let plan = mailbox::Plan {
+        seed: opts.seed,
+        amount,
+        max_attachment: opts.max_attachment,
+        large_attachment: opts.large_attachment,
+    };
     let file =
         std::fs::File::create(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     let (expected_path, digests_path) = companion_paths(&opts.out);

@@ -49,6 +49,8 @@ pub struct Plan {
     pub seed: u64,
     pub amount: Amount,
     pub max_attachment: u64,
+    /// One more attachment of exactly this size on the first message.
+    pub large_attachment: Option<u64>,
 }
 
 fn folder_nid(i: usize) -> u32 {
@@ -190,7 +192,17 @@ impl Writer<'_> {
             let seq = self.next_message;
             self.next_message += 1;
             let mut r = self.rng.fork(seq);
-            let m = content::message(&mut r, self.plan.seed, seq, 0, self.plan.max_attachment);
+            let mut m = content::message(&mut r, self.plan.seed, seq, 0, self.plan.max_attachment);
+            if seq == 0
+                && let Some(size) = self.plan.large_attachment
+            {
+                m.attachments.push(content::Attachment::File {
+                    name: "large-attachment.bin".to_string(),
+                    mime: "application/octet-stream".to_string(),
+                    size,
+                    seed: r.next_u64(),
+                });
+            }
             let written = write_message(self.ndb, &m, path, 0, self.digests)?;
             let mnid = ((0x10001 + seq as u32) << 5) | 4;
             self.ndb.node(NodeEntry {

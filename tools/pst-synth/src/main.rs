@@ -29,6 +29,9 @@ struct Args {
     /// Largest attachment.
     #[arg(long, default_value = "40MiB")]
     max_attachment: String,
+    /// Also give the first message an attachment of exactly this size.
+    #[arg(long)]
+    large_attachment: Option<String>,
 }
 
 /// Parses sizes such as `2GiB`, `40MiB`, `300MB`, `4096`.
@@ -69,6 +72,7 @@ fn main() -> anyhow::Result<()> {
         format: if args.ansi { Format::Ansi } else { Format::Unicode },
         encryption,
         max_attachment: parse_size(&args.max_attachment)?,
+        large_attachment: args.large_attachment.as_deref().map(parse_size).transpose()?,
     };
     let started = std::time::Instant::now();
     let written = pst_synth::synthesize(&opts)?;
