@@ -8,8 +8,9 @@ mix of the 10 GB file among 500 small ones.
    (`--size 10GiB --seed 2`) and small/small-000..499.pst (`--messages
    20..200`, seed 1000+i, `--max-attachment 1MiB`, so the 500 stay ~7 GB).
 2. For every file set (`--sizes 2g,10g,mix`) and every tool, `--repeat`
-   times, under `flock /work/.bench.lock` (fcntl.flock on that file, the
-   lock flock(1) takes): reads the inputs once (page cache), records the
+   times, under `flock /work/.bench.lock` (`--lock`; fcntl.flock on that
+   file, the lock flock(1) takes; taken for each timed run only, and
+   released between runs): reads the inputs once (page cache), records the
    load average (`uptime`), times the tool, records the load again,
    measures the peak resident memory of the whole process tree (sampled
    every 10 ms) and the CPU time of it (getrusage of the children), then
@@ -21,8 +22,8 @@ mix of the 10 GB file among 500 small ones.
      default 256 MiB; `runtime plan --json` is recorded);
    - libpff: libpff_split.py, `multiprocessing.Pool(2)`, big files split
      by folder (see that script), same fields, attachments hashed;
-   - readpst: pst-utils, one file: `readpst -q -j 2 -o DIR FILE`; the mix:
-     `xargs -P2` over the files (largest first), each `readpst -q -j 2`.
+   - readpst: pst-utils, one file: `readpst -q -D -j 2 -o DIR FILE`; the
+     mix: `xargs -P2` over the files (largest first), each `readpst -q -D -j 2`.
      readpst writes every message and attachment (base64) to mbox files;
      `-D` so that it includes Deleted Items, which it skips by default.
 3. On the first repeat (unless `--no-check`), checks the runtime's output
@@ -35,6 +36,7 @@ mix of the 10 GB file among 500 small ones.
 
 Usage: bench/pst/big.py [--sizes 2g,10g,mix] [--repeat 1] [--runtime BIN]
                         [--tools runtime,libpff,readpst] [--no-check]
+                        [--lock /work/.bench.lock] [--synth BIN]
 """
 import argparse
 import fcntl
@@ -144,7 +146,10 @@ def synth(out, *args):
     if out.exists() and out.with_suffix(".expected.json").exists():
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(SYNTH), "--out", str(out), *args], check=True)
+    subprocess.run([SYNTH_BIN[0], "--out", str(out), *args], check=True)
+
+
+SYNTH_BIN = [str(SYNTH)]
 
 
 def file_sets(sizes):
@@ -183,17 +188,28 @@ def warm(files):
 
 
 class Locked:
-    """flock(/work/.bench.lock) around one measurement, with the load
-    average read just after taking it and just before releasing it."""
+    """flock(PATH) (`--lock`, /work/.bench.lock by default: the lock
+    flock(1) takes, which other benchmarks and builds hold) around one timed
+    run and its page-cache warm-up, with the load average read just after
+    taking it and just before releasing it; `--lock ''` takes no lock.
+    `waited` is the time spent waiting for it."""
+
+    def __init__(self, path):
+        self.path = path
+        self.waited = 0.0
 
     def __enter__(self):
-        self.fh = open(LOCK, "a")
-        fcntl.flock(self.fh, fcntl.LOCK_EX)
+        if self.path:
+            start = time.perf_counter()
+            self.fh = open(self.path, "a")
+            fcntl.flock(self.fh, fcntl.LOCK_EX)
+            self.waited = time.perf_counter() - start
         return self
 
     def __exit__(self, *exc):
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
-        self.fh.close()
+        if self.path:
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
 
 
 def write_pipeline(files, out, max_split):
@@ -224,7 +240,7 @@ def bench_runtime(args, files, check):
     pipeline = write_pipeline(files, out, args.max_split)
     report = OUT / "runtime-report.json"
     cmd = [args.runtime, "run", str(pipeline), "--workers", str(args.workers), "--report", str(report), "-q"]
-    with Locked():
+    with Locked(args.lock) as lock:
         warm(files)
         before = uptime()
         seconds, peak, cpu, _ = timed(cmd, env=runtime_env())
@@ -236,7 +252,7 @@ def bench_runtime(args, files, check):
     messages = t.column(0).null_count
     res = {"seconds": seconds, "peak_bytes": peak, "cpu_seconds": cpu, "messages": messages,
            "cmd": cmd, "pipeline": pipeline.read_text(),
-           "rows": t.num_rows, "load_before": before, "load_after": after,
+           "rows": t.num_rows, "load_before": before, "load_after": after, "lock_wait_seconds": lock.waited,
            "splits_ok": r["splits_ok"], "report_peak_rss_bytes": r.get("peak_rss_bytes"),
            "outputs": {o["name"]: {"rows": o["rows"], "bytes": o["bytes"]} for o in r["outputs"]}}
     if check:
@@ -258,7 +274,7 @@ def bench_runtime(args, files, check):
 def bench_libpff(args, files, check):
     cmd = [sys.executable, str(Path(__file__).with_name("libpff_split.py")), "--processes", str(args.workers),
            "--split-bytes", str(parse_size(args.max_split)), *map(str, files)]
-    with Locked():
+    with Locked(args.lock) as lock:
         warm(files)
         before = uptime()
         seconds, peak, cpu, stdout = timed(cmd)
@@ -266,12 +282,19 @@ def bench_libpff(args, files, check):
     r = json.loads(stdout)
     return {"seconds": seconds, "peak_bytes": peak, "cpu_seconds": cpu, "messages": r["messages"],
             "cmd": cmd, "failed": r["failed"], "tasks": r["tasks"], "attachments": r["attachments"],
-            "attachment_bytes": r["attachment_bytes"], "load_before": before, "load_after": after}
+            "attachment_bytes": r["attachment_bytes"], "load_before": before, "load_after": after,
+            "lock_wait_seconds": lock.waited}
 
 
 def bench_readpst(args, files, check):
     out = OUT / "readpst"
     shutil.rmtree(out, ignore_errors=True)
+    # readpst's mbox output is ~1.27x its input (base64 attachments): 13.8 GB
+    # for the 10 GB file, 23.9 GB for the mix. Refuse rather than fill the disk.
+    need = int(1.3 * sum(f.stat().st_size for f in files)) + (2 << 30)
+    free = shutil.disk_usage(OUT).free
+    if free < need:
+        sys.exit(f"readpst: {free / 1e9:.1f} GB free under {OUT}, needs ~{need / 1e9:.1f} GB for its output")
     for f in files:
         (out / f.stem).mkdir(parents=True)
     jobs = str(args.workers)
@@ -283,7 +306,7 @@ def bench_readpst(args, files, check):
         stdin = "".join(f"{f}\n" for f in order).encode()
         cmd = ["xargs", f"-P{args.workers}", "-I{}", "sh", "-c",
                f'readpst -q -D -j {jobs} -o "{out}/$(basename "$1" .pst)" "$1"', "_", "{}"]
-    with Locked():
+    with Locked(args.lock) as lock:
         warm(files)
         before = uptime()
         seconds, peak, cpu, _ = timed(cmd, stdin_data=stdin)
@@ -295,7 +318,8 @@ def bench_readpst(args, files, check):
     messages = sum(int(line.rsplit(":", 1)[1]) for line in g.stdout.splitlines() if ":" in line)
     shutil.rmtree(out, ignore_errors=True)
     return {"seconds": seconds, "peak_bytes": peak, "cpu_seconds": cpu, "messages": messages,
-            "output_bytes": out_bytes, "cmd": cmd, "load_before": before, "load_after": after}
+            "output_bytes": out_bytes, "cmd": cmd, "load_before": before, "load_after": after,
+            "lock_wait_seconds": lock.waited}
 
 
 def parse_size(s):
@@ -315,11 +339,14 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-split", default="256 MiB", help="source.max_split_bytes, and libpff's split threshold")
     parser.add_argument("--no-check", action="store_true")
+    parser.add_argument("--lock", default=LOCK, help="file to flock around each timed run ('' for none)")
+    parser.add_argument("--synth", default=str(SYNTH), help="the pst-synth binary (only to make missing files)")
     parser.add_argument("--results", default=str(OUT / "results.json"))
     args = parser.parse_args()
     sizes = args.sizes.split(",")
     tools = args.tools.split(",")
     OUT.mkdir(parents=True, exist_ok=True)
+    SYNTH_BIN[0] = args.synth
     sets = file_sets(sizes)
     results_path = Path(args.results)
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
