@@ -36,7 +36,8 @@ mix of the 10 GB file among 500 small ones.
 
 Usage: bench/pst/big.py [--sizes 2g,10g,mix] [--repeat 1] [--runtime BIN]
                         [--tools runtime,libpff,readpst] [--no-check]
-                        [--lock /work/.bench.lock] [--synth BIN]
+                        [--lock /work/.bench.lock] [--wait-load 1.0]
+                        [--synth BIN]
 """
 import argparse
 import fcntl
@@ -104,10 +105,20 @@ def uptime():
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def busy_seconds():
+    """CPU time the whole machine has spent busy (all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(cmd, stdin_data=None, **kwargs):
     """Runs `cmd`; returns seconds, peak tree RSS, CPU seconds (user+sys of
-    the whole tree), stdout."""
+    the whole tree), stdout. Appends to OUTSIDE the machine's busy CPU
+    seconds outside the tree during the run (this script's RSS sampler
+    included): near 0 when nothing else ran."""
     peak = [0]
+    busy0 = busy_seconds()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     stdin = subprocess.PIPE if stdin_data is not None else None
@@ -132,14 +143,17 @@ def timed(cmd, stdin_data=None, **kwargs):
     done.set()
     sampler.join()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy1 = busy_seconds()
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"{cmd} exited with {proc.returncode}")
     TRACES.append(trace)
+    OUTSIDE.append(busy1 - busy0 - cpu)
     return seconds, peak[0], cpu, stdout
 
 
 TRACES = []
+OUTSIDE = []
 
 
 def synth(out, *args):
@@ -192,18 +206,31 @@ class Locked:
     flock(1) takes, which other benchmarks and builds hold) around one timed
     run and its page-cache warm-up, with the load average read just after
     taking it and just before releasing it; `--lock ''` takes no lock.
-    `waited` is the time spent waiting for it."""
+    With `--wait-load X` it then waits, holding the lock, for the 1-minute
+    load average to fall below X. `waited` is the time spent waiting for
+    both."""
 
-    def __init__(self, path):
+    def __init__(self, path, wait_load=None, wait_max=1200):
         self.path = path
+        self.wait_load, self.wait_max = wait_load, wait_max
         self.waited = 0.0
 
     def __enter__(self):
+        start = time.perf_counter()
         if self.path:
-            start = time.perf_counter()
             self.fh = open(self.path, "a")
             fcntl.flock(self.fh, fcntl.LOCK_EX)
-            self.waited = time.perf_counter() - start
+        # Builds do not all take the lock: with `--wait-load X`, wait (up to
+        # --wait-max seconds, then give up) for the 1-minute load average to
+        # fall below X.
+        while self.wait_load:
+            with open("/proc/loadavg") as f:
+                if float(f.read().split()[0]) < self.wait_load:
+                    break
+            if time.perf_counter() - start > self.wait_max:
+                sys.exit(f"the 1-minute load stayed above {self.wait_load} for {self.wait_max:.0f} s: {uptime()}")
+            time.sleep(5)
+        self.waited = time.perf_counter() - start
         return self
 
     def __exit__(self, *exc):
@@ -240,7 +267,7 @@ def bench_runtime(args, files, check):
     pipeline = write_pipeline(files, out, args.max_split)
     report = OUT / "runtime-report.json"
     cmd = [args.runtime, "run", str(pipeline), "--workers", str(args.workers), "--report", str(report), "-q"]
-    with Locked(args.lock) as lock:
+    with Locked(args.lock, args.wait_load, args.wait_max) as lock:
         warm(files)
         before = uptime()
         seconds, peak, cpu, _ = timed(cmd, env=runtime_env())
@@ -274,7 +301,7 @@ def bench_runtime(args, files, check):
 def bench_libpff(args, files, check):
     cmd = [sys.executable, str(Path(__file__).with_name("libpff_split.py")), "--processes", str(args.workers),
            "--split-bytes", str(parse_size(args.max_split)), *map(str, files)]
-    with Locked(args.lock) as lock:
+    with Locked(args.lock, args.wait_load, args.wait_max) as lock:
         warm(files)
         before = uptime()
         seconds, peak, cpu, stdout = timed(cmd)
@@ -306,7 +333,7 @@ def bench_readpst(args, files, check):
         stdin = "".join(f"{f}\n" for f in order).encode()
         cmd = ["xargs", f"-P{args.workers}", "-I{}", "sh", "-c",
                f'readpst -q -D -j {jobs} -o "{out}/$(basename "$1" .pst)" "$1"', "_", "{}"]
-    with Locked(args.lock) as lock:
+    with Locked(args.lock, args.wait_load, args.wait_max) as lock:
         warm(files)
         before = uptime()
         seconds, peak, cpu, _ = timed(cmd, stdin_data=stdin)
@@ -340,6 +367,9 @@ def main():
     parser.add_argument("--max-split", default="256 MiB", help="source.max_split_bytes, and libpff's split threshold")
     parser.add_argument("--no-check", action="store_true")
     parser.add_argument("--lock", default=LOCK, help="file to flock around each timed run ('' for none)")
+    parser.add_argument("--wait-load", type=float, help="after taking the lock, wait for the 1-min load to fall below this")
+    parser.add_argument("--wait-max", type=float, default=1200,
+                        help="longest wait for --wait-load, seconds; then big.py gives up")
     parser.add_argument("--synth", default=str(SYNTH), help="the pst-synth binary (only to make missing files)")
     parser.add_argument("--results", default=str(OUT / "results.json"))
     args = parser.parse_args()
@@ -368,10 +398,12 @@ def main():
                 r["cores_used"] = r["cpu_seconds"] / r["seconds"]
                 r["repeat"] = rep
                 r["rss_trace"] = TRACES[-1]
+                r["busy_cpu_seconds_outside_tree"] = OUTSIDE[-1]
                 print(f"{name} {tool}: {r['seconds']:.1f} s, {r['messages']} msgs "
                       f"(expected {entry['expected_top_level_messages']}), {r['messages_per_second']:.0f} msgs/s, "
                       f"{r['mb_per_second']:.0f} MB/s, peak {r['peak_bytes'] / 2**20:.0f} MiB, "
-                      f"{r['cores_used']:.2f} cores; {r['load_before']} -> {r['load_after']}"
+                      f"{r['cores_used']:.2f} cores, {r['busy_cpu_seconds_outside_tree']:.1f} CPU s outside; "
+                      f"{r['load_before']} -> {r['load_after']}"
                       + (f"; check rc {r['check']['rc']}, {r['check']['files_ok']} of {r['check']['files']} files ok"
                          if "check" in r else ""), flush=True)
                 if r.get("check", {}).get("rc", 0) != 0:
