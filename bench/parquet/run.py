@@ -45,7 +45,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,7 +60,7 @@ WORKLOADS = {  # name -> (pipeline, input relative to --data, manifest key)
 
 
 def _pst_bench():
-    """bench/pst/bench.py, for its tree_rss (one copy of the /proc walk)."""
+    """bench/pst/bench.py, for its RSS sampler (one copy of the /proc walk)."""
     import importlib.util
     path = Path(__file__).resolve().parent.parent / "pst" / "bench.py"
     spec = importlib.util.spec_from_file_location("pst_bench", path)
@@ -70,29 +69,18 @@ def _pst_bench():
     return module
 
 
-# Resident bytes of a process and all its descendants.
-tree_rss = _pst_bench().tree_rss
+# Samples the resident memory of a process and all its descendants.
+RssSampler = _pst_bench().RssSampler
 
 
 def timed(cmd, env=None):
     """Runs `cmd`; returns (seconds, peak tree RSS bytes, returncode, stderr tail)."""
-    peak = [0]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(proc.pid))
-            done.wait(0.01)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    _, stderr = proc.communicate()
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    return seconds, peak[0], proc.returncode, stderr.decode(errors="replace")[-4000:]
+    with RssSampler(proc.pid) as rss:
+        _, stderr = proc.communicate()
+        seconds = time.perf_counter() - start
+    return seconds, rss.peak, proc.returncode, stderr.decode(errors="replace")[-4000:]
 
 
 @contextlib.contextmanager

@@ -87,29 +87,48 @@ def tree_rss(pid):
     return total
 
 
+class RssSampler:
+    """Samples tree_rss(pid) every 10 ms on a thread, from `with` to its end:
+    `peak` is the highest sample; `trace` one (seconds, bytes) a second
+    (is memory flat over a run?). Shared by the benchmarks' timers."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.trace = pid, 0, []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._start = time.perf_counter()
+
+    def _run(self):
+        while not self._done.is_set():
+            rss = tree_rss(self.pid)
+            self.peak = max(self.peak, rss)
+            t = time.perf_counter() - self._start
+            if not self.trace or t - self.trace[-1][0] >= 1:
+                self.trace.append((round(t, 1), rss))
+            self._done.wait(0.01)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        return False
+
+
 def timed(cmd, stdin_data=None, **kwargs):
     """Runs `cmd` (fed `stdin_data`, if given); returns (seconds, peak tree
     RSS in bytes, stdout)."""
-    peak = [0]
     start = time.perf_counter()
     stdin = subprocess.PIPE if stdin_data is not None else None
     proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, **kwargs)
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(proc.pid))
-            done.wait(0.01)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    stdout, _ = proc.communicate(stdin_data)
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
+    with RssSampler(proc.pid) as rss:
+        stdout, _ = proc.communicate(stdin_data)
+        seconds = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"{cmd[0]} exited with {proc.returncode}")
-    return seconds, peak[0], stdout
+    return seconds, rss.peak, stdout
 
 
 def make_corpus(copies):

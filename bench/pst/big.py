@@ -47,9 +47,11 @@ import resource
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import RssSampler  # noqa: E402  (one sampler for the PST benchmarks)
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "bench/data/pstbig"
@@ -57,7 +59,6 @@ OUT = REPO / "bench/out/pstbig"
 SYNTH = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release/pst-synth"
 CHECK = REPO / "tests/pst/synth_runtime_check.py"
 LOCK = "/work/.bench.lock"
-PAGE = os.sysconf("SC_PAGE_SIZE")
 SMALL = 500
 
 PIPELINE = """version = 1
@@ -85,22 +86,6 @@ path = "{out}/attachments.parquet"
 """
 
 
-def tree_rss(pid):
-    """Resident bytes of a process and all its descendants."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            continue
-    return total
-
-
 def uptime():
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -117,39 +102,22 @@ def timed(cmd, stdin_data=None, **kwargs):
     the whole tree), stdout. Appends to OUTSIDE the machine's busy CPU
     seconds outside the tree during the run (this script's RSS sampler
     included): near 0 when nothing else ran."""
-    peak = [0]
     busy0 = busy_seconds()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     stdin = subprocess.PIPE if stdin_data is not None else None
     proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, **kwargs)
-    done = threading.Event()
-
-    trace = []  # (seconds, tree RSS) every second: is memory flat over the run?
-
-    def sample():
-        while not done.is_set():
-            rss = tree_rss(proc.pid)
-            peak[0] = max(peak[0], rss)
-            t = time.perf_counter() - start
-            if not trace or t - trace[-1][0] >= 1:
-                trace.append((round(t, 1), rss))
-            done.wait(0.01)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    stdout, _ = proc.communicate(stdin_data)
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
+    with RssSampler(proc.pid) as rss:
+        stdout, _ = proc.communicate(stdin_data)
+        seconds = time.perf_counter() - start
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy1 = busy_seconds()
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if proc.returncode != 0:
         sys.exit(f"{cmd} exited with {proc.returncode}")
-    TRACES.append(trace)
+    TRACES.append(rss.trace)
     OUTSIDE.append(busy1 - busy0 - cpu)
-    return seconds, peak[0], cpu, stdout
+    return seconds, rss.peak, cpu, stdout
 
 
 TRACES = []
