@@ -62,40 +62,30 @@ def intact(path):
         except (IOError, OSError, UnicodeDecodeError, ValueError):
             pass
 
-    def walk(folder, depth):
-        if depth > 64:
-            return
+    def items(count, get):
+        """get(i) for i below count(), skipping what libpff cannot read."""
         try:
-            n = folder.number_of_sub_messages
+            n = count()
         except (IOError, OSError):
-            n = 0
+            return
         for i in range(n):
             try:
-                read(folder.get_sub_message(i))
-            except (IOError, OSError):
-                continue
-        try:
-            k = folder.number_of_sub_folders
-        except (IOError, OSError):
-            k = 0
-        for j in range(k):
-            try:
-                walk(folder.get_sub_folder(j), depth + 1)
+                yield get(i)
             except (IOError, OSError):
                 continue
 
-    try:
-        walk(f.get_root_folder(), 0)
-    except (IOError, OSError):
-        pass
-    try:
-        for i in range(f.number_of_orphan_items):
-            try:
-                read(f.get_orphan_item(i))
-            except (IOError, OSError):
-                continue
-    except (IOError, OSError):
-        pass
+    def walk(folder, depth):
+        if depth > 64:
+            return
+        for m in items(lambda: folder.number_of_sub_messages, folder.get_sub_message):
+            read(m)
+        for sub in items(lambda: folder.number_of_sub_folders, folder.get_sub_folder):
+            walk(sub, depth + 1)
+
+    for root in items(lambda: 1, lambda _: f.get_root_folder()):
+        walk(root, 0)
+    for item in items(lambda: f.number_of_orphan_items, f.get_orphan_item):
+        read(item)
     f.close()
     return {mid: (digest, entries.get(mid)) for mid, (digest, _, _) in checker.found.items() if mid}
 

@@ -21,6 +21,7 @@ use crate::planning::NidRange;
 use crate::source::ReadAt;
 use crate::text::{decode, strip_subject_marker};
 use sha2::{Digest, Sha256};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
@@ -264,9 +265,9 @@ impl<R: ReadAt> Mailbox<R> {
     /// cannot be read (and no message was handed over yet).
     pub fn walk(&mut self, visitor: &mut dyn Visitor) -> Result<Walk> {
         let mut walk = Walk { counts_losses: self.settings.messages.is_first(), ..Walk::default() };
-        let mut seen_folders = HashSet::new();
-        let mut seen_messages = HashSet::new();
+        // Folders walked, with their paths (recovery files messages by them).
         let mut folder_paths = HashMap::new();
+        let mut seen_messages = HashSet::new();
         let mut stack = vec![FolderItem { nid: ROOT_FOLDER, path: String::new(), depth: 0 }];
         while let Some(folder) = stack.pop() {
             if self.ndb.exhausted() {
@@ -275,10 +276,14 @@ impl<R: ReadAt> Mailbox<R> {
                 );
                 break;
             }
-            folder_paths.entry(folder.nid).or_insert_with(|| folder.path.clone());
-            if !seen_folders.insert(folder.nid) {
-                walk.damage.push(format!("folder 0x{:x} appears twice in the hierarchy", folder.nid));
-                continue;
+            match folder_paths.entry(folder.nid) {
+                Entry::Occupied(_) => {
+                    walk.damage.push(format!("folder 0x{:x} appears twice in the hierarchy", folder.nid));
+                    continue;
+                }
+                Entry::Vacant(v) => {
+                    v.insert(folder.path.clone());
+                }
             }
             let children = match self.folder(&folder, &mut seen_messages, &mut walk, visitor) {
                 Ok(children) => children,

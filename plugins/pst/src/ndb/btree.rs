@@ -74,7 +74,26 @@ fn read_id(b: &[u8], format: Format) -> u64 {
     }
 }
 
+/// Where a page's entry metadata and its trailer start.
+fn layout(format: Format) -> (usize, usize) {
+    match format {
+        Format::Ansi => (496, 500),
+        Format::Unicode => (488, 496),
+    }
+}
+
 impl<'a> Page<'a> {
+    /// The page id a page's own trailer gives (what [`Page::parse`] checks
+    /// against the id its reference names; a scan of the file has no
+    /// reference and takes this one).
+    pub fn own_id(bytes: &[u8], format: Format) -> u64 {
+        let t = &bytes[layout(format).1..];
+        match format {
+            Format::Ansi => read_id(&t[4..], format),
+            Format::Unicode => read_id(&t[8..], format),
+        }
+    }
+
     /// Validates `bytes` (one page read at `ib`) as a page of `tree` whose
     /// reference named it `bid`.
     pub fn parse(
@@ -86,15 +105,13 @@ impl<'a> Page<'a> {
         verify_crc: bool,
     ) -> Result<Self> {
         debug_assert_eq!(bytes.len(), PAGE_SIZE);
-        let (meta, trailer) = match format {
-            Format::Ansi => (496, 500),
-            Format::Unicode => (488, 496),
-        };
+        let (meta, trailer) = layout(format);
         let t = &bytes[trailer..];
         let (ptype, repeat) = (t[0], t[1]);
-        let (page_bid, crc) = match format {
-            Format::Ansi => (read_id(&t[4..], format), u32::from_le_bytes(t[8..12].try_into().expect("4"))),
-            Format::Unicode => (read_id(&t[8..], format), u32::from_le_bytes(t[4..8].try_into().expect("4"))),
+        let page_bid = Self::own_id(bytes, format);
+        let crc = match format {
+            Format::Ansi => u32::from_le_bytes(t[8..12].try_into().expect("4")),
+            Format::Unicode => u32::from_le_bytes(t[4..8].try_into().expect("4")),
         };
         let what = tree.name();
         if ptype != tree.ptype() || repeat != ptype {

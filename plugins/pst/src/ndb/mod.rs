@@ -208,10 +208,6 @@ impl<R: ReadAt> Ndb<R> {
         // Pages are 512-byte aligned and start after the header's first
         // allocation map page (0x4400 in both formats).
         let format = self.header.format;
-        let trailer = match format {
-            Format::Ansi => 500,
-            Format::Unicode => 496,
-        };
         let mut newest: HashMap<u32, (u64, NodeEntry)> = HashMap::new();
         let mut buf = [0u8; PAGE_SIZE];
         let mut ib = 0x4400u64;
@@ -219,12 +215,7 @@ impl<R: ReadAt> Ndb<R> {
             if self.src.read_exact_at(ib, &mut buf).is_err() {
                 break;
             }
-            let page_bid = match format {
-                Format::Ansi => {
-                    u32::from_le_bytes(buf[trailer + 4..trailer + 8].try_into().expect("4")) as u64
-                }
-                Format::Unicode => u64::from_le_bytes(buf[trailer + 8..trailer + 16].try_into().expect("8")),
-            };
+            let page_bid = Page::own_id(&buf, format);
             if let Ok(page) = Page::parse(&buf, format, Tree::Node, page_bid, ib, true)
                 && page.level == 0
             {
