@@ -113,7 +113,17 @@ impl Reader for Csv {
             let inferred = infer::infer(records, self.options.header, self.options.sample_rows, &self.nulls)
                 .map_err(|e| e.context(&file.path))?;
             if let Some(schema) = inferred {
-                self.schema = Some(Arc::new(schema));
+                let entries: Vec<_> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| runtime_plugin_sdk::inferred::FieldEntry {
+                        name: f.name(),
+                        extra: vec![],
+                        ty: FieldType::from_data_type(f.data_type()).map_or("string", FieldType::name).into(),
+                    })
+                    .collect();
+                let noted = runtime_plugin_sdk::inferred::with_note(schema.clone(), &entries);
+                self.schema = Some(Arc::new(noted));
                 return self.output_schemas();
             }
         }

@@ -123,6 +123,18 @@ impl FieldType {
     }
 
     /// The field type whose Arrow type is `ty` (what `configure` hands back).
+    /// The name `fields` gives the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Int64 => "int64",
+            FieldType::Float64 => "float64",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Timestamp => "timestamp",
+        }
+    }
+
     pub fn from_data_type(ty: &DataType) -> Option<FieldType> {
         Some(match ty {
             DataType::Utf8 => FieldType::String,

@@ -1,14 +1,19 @@
 //! Parsing one NDJSON line into typed values, without building a JSON tree.
 //!
 //! A serde visitor walks the line's object once: keys are matched against the
-//! configured fields, unknown keys are skipped, and each value is checked
-//! against its field's type as it is read. Values are stored as [`Value`]s
-//! that point into the line (or into a scratch buffer for strings with
-//! escapes), so a line costs no allocation. Only when the whole line is valid
-//! do its values reach the column builders: a bad line leaves no trace.
+//! configured paths (a tree of keys, [`Keys`]: a dotted path descends into
+//! the objects on its way), unknown keys are skipped, and each value is
+//! checked against its field's type as it is read. Scalar values are stored
+//! as [`Value`]s that point into the line (or into a scratch buffer for
+//! strings with escapes), so a line of scalars costs no allocation; a
+//! nested value (list, struct, map) is read into a typed tree
+//! ([`crate::nested::Tree`]). Only when the whole line is valid do its
+//! values reach the column builders: a bad line leaves no trace.
 
-use crate::options::{FieldSpec, FieldType};
-use crate::time;
+use crate::nested::{Tree, TreeSeed};
+use crate::options::{Column, FieldType};
+use crate::scalar::{self, Scalar};
+use crate::types::Type;
 use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -31,25 +36,72 @@ pub enum Value {
     Bool(bool),
     Date(i32),
     Micros(i64),
+    /// A non-null nested value: this index of [`LineParser::trees`].
+    Nested(usize),
+}
+
+/// What a key of an object leads to: the value of a field, an object
+/// holding deeper paths, or both (`metadata.labels` as a map and
+/// `metadata.labels.app` as a string).
+#[derive(Default)]
+struct Slot {
+    field: Option<usize>,
+    below: Option<Keys>,
+}
+
+/// The keys read at one level of objects.
+#[derive(Default)]
+pub struct Keys(HashMap<Box<str>, Slot>);
+
+impl Keys {
+    /// The tree of every column's path.
+    fn of(columns: &[Column]) -> Keys {
+        let mut root = Keys::default();
+        for (i, c) in columns.iter().enumerate() {
+            let (last, on_the_way) = c.path.0.split_last().expect("paths are not empty");
+            let mut level = &mut root;
+            for key in on_the_way {
+                let slot = level.0.entry(key.as_str().into()).or_default();
+                level = slot.below.get_or_insert_default();
+            }
+            level.0.entry(last.as_str().into()).or_default().field = Some(i);
+        }
+        root
+    }
+}
+
+/// The type of a field, as the parser reads it.
+enum Reads {
+    Scalar(FieldType),
+    Nested(Type),
 }
 
 /// Parses lines for a fixed list of fields.
 pub struct LineParser {
-    types: Vec<FieldType>,
-    index: HashMap<Box<str>, usize>,
+    reads: Vec<Reads>,
+    keys: Keys,
     /// The values of the last parsed line, one per field.
     pub values: Vec<Value>,
     /// Unescaped string data of the last parsed line.
     pub scratch: String,
+    /// Nested values of the last parsed line.
+    pub trees: Vec<Tree>,
 }
 
 impl LineParser {
-    pub fn new(fields: &[FieldSpec]) -> Self {
+    pub fn new(columns: &[Column]) -> Self {
         LineParser {
-            types: fields.iter().map(|f| f.ty).collect(),
-            index: fields.iter().enumerate().map(|(i, f)| (f.key().into(), i)).collect(),
-            values: vec![Value::Absent; fields.len()],
+            reads: columns
+                .iter()
+                .map(|c| match &c.ty {
+                    Type::Scalar(t) => Reads::Scalar(*t),
+                    nested => Reads::Nested(nested.clone()),
+                })
+                .collect(),
+            keys: Keys::of(columns),
+            values: vec![Value::Absent; columns.len()],
             scratch: String::new(),
+            trees: Vec::new(),
         }
     }
 
@@ -58,14 +110,16 @@ impl LineParser {
     pub fn parse(&mut self, line: &[u8]) -> Result<(), String> {
         self.values.iter_mut().for_each(|v| *v = Value::Absent);
         self.scratch.clear();
+        self.trees.clear();
         let mut de = serde_json::Deserializer::from_slice(line);
-        let visitor = LineVisitor {
-            types: &self.types,
-            index: &self.index,
+        let mut state = State {
+            reads: &self.reads,
             values: &mut self.values,
             scratch: &mut self.scratch,
+            trees: &mut self.trees,
             base: line.as_ptr() as usize,
         };
+        let visitor = ObjectVisitor { keys: &self.keys, state: &mut state, top: true };
         de.deserialize_map(visitor).and_then(|()| de.end()).map_err(|e| clean_error(&e))
     }
 
@@ -91,29 +145,60 @@ fn clean_error(e: &serde_json::Error) -> String {
     }
 }
 
-struct LineVisitor<'p> {
-    types: &'p [FieldType],
-    index: &'p HashMap<Box<str>, usize>,
+/// Where the values of a line go while it is parsed.
+struct State<'p> {
+    reads: &'p [Reads],
     values: &'p mut [Value],
     scratch: &'p mut String,
+    trees: &'p mut Vec<Tree>,
     base: usize,
 }
 
-impl<'de> Visitor<'de> for LineVisitor<'_> {
+/// Reads one object: the line itself (`top`), or an object on the way to
+/// deeper paths, where `null` means every field below is absent.
+struct ObjectVisitor<'k, 's, 'p> {
+    keys: &'k Keys,
+    state: &'s mut State<'p>,
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectVisitor<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectVisitor<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
+        f.write_str(if self.top { "a JSON object" } else { "an object (the path goes through it)" })
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        if self.top { Err(E::invalid_type(de::Unexpected::Unit, &self)) } else { Ok(()) }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(field) = map.next_key_seed(KeySeed { index: self.index })? {
-            match field {
-                Some(i) => {
-                    let seed = ValueSeed { ty: self.types[i], scratch: self.scratch, base: self.base };
-                    self.values[i] = map.next_value_seed(seed)?;
+        while let Some(slot) = map.next_key_seed(KeySeed { keys: self.keys })? {
+            match slot.map_or((None, None), |s| (s.field, s.below.as_ref())) {
+                (Some(i), None) => map.next_value_seed(FieldSeed { state: self.state, i })?,
+                (None, Some(keys)) => {
+                    map.next_value_seed(ObjectVisitor { keys, state: self.state, top: false })?
                 }
-                None => {
+                (Some(i), Some(keys)) => {
+                    // Read for the field, then again for the paths below it.
+                    let raw: &'de RawValue = map.next_value()?;
+                    let again = |e: serde_json::Error| de::Error::custom(without_position(&e));
+                    let mut de = serde_json::Deserializer::from_str(raw.get());
+                    FieldSeed { state: self.state, i }.deserialize(&mut de).map_err(again)?;
+                    let mut de = serde_json::Deserializer::from_str(raw.get());
+                    ObjectVisitor { keys, state: self.state, top: false }
+                        .deserialize(&mut de)
+                        .map_err(again)?;
+                }
+                (None, None) => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -122,29 +207,66 @@ impl<'de> Visitor<'de> for LineVisitor<'_> {
     }
 }
 
-/// Matches a key against the configured fields without allocating.
-struct KeySeed<'p> {
-    index: &'p HashMap<Box<str>, usize>,
+/// serde_json's message without its "at line 1 column N" (of a value read
+/// again on its own, where the position would mislead).
+fn without_position(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    }
 }
 
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
+/// Reads the value of field `i` into the line's values.
+struct FieldSeed<'s, 'p> {
+    state: &'s mut State<'p>,
+    i: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let state = self.state;
+        let value = match &state.reads[self.i] {
+            Reads::Scalar(ty) => {
+                ValueSeed { ty: *ty, scratch: state.scratch, base: state.base }.deserialize(d)?
+            }
+            Reads::Nested(ty) => match (TreeSeed { ty }).deserialize(d)? {
+                Tree::Null => Value::Null,
+                tree => {
+                    state.trees.push(tree);
+                    Value::Nested(state.trees.len() - 1)
+                }
+            },
+        };
+        state.values[self.i] = value;
+        Ok(())
+    }
+}
+
+/// Matches a key against the keys of one level without allocating.
+struct KeySeed<'k> {
+    keys: &'k Keys,
+}
+
+impl<'de, 'k> DeserializeSeed<'de> for KeySeed<'k> {
+    type Value = Option<&'k Slot>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
+impl<'de, 'k> Visitor<'de> for KeySeed<'k> {
+    type Value = Option<&'k Slot>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.index.get(v).copied())
+        Ok(self.keys.0.get(v))
     }
 }
 
-/// Reads one value of a known type.
+/// Reads one scalar value of a known type.
 struct ValueSeed<'p> {
     ty: FieldType,
     scratch: &'p mut String,
@@ -161,28 +283,21 @@ impl ValueSeed<'_> {
         self.scratch.push_str(s);
         Value::Scratch(start..self.scratch.len())
     }
-    fn text<E: de::Error>(&mut self, v: &str, borrowed: bool) -> Result<Value, E> {
-        match self.ty {
-            FieldType::String if borrowed => Ok(self.borrowed(v)),
-            FieldType::String => Ok(self.owned(v)),
-            FieldType::Date => time::parse_date(v)
-                .map(Value::Date)
-                .ok_or_else(|| E::custom(format!("`{v}` is not a date (YYYY-MM-DD or RFC 3339)"))),
-            FieldType::Timestamp => time::parse_micros(v)
-                .map(Value::Micros)
-                .ok_or_else(|| E::custom(format!("`{v}` is not an RFC 3339 date-time"))),
-            _ => Err(self.mismatch("a string")),
-        }
-    }
-    fn mismatch<E: de::Error>(&self, found: &str) -> E {
-        let want = match self.ty {
-            FieldType::String | FieldType::Date | FieldType::Timestamp => "a string",
-            FieldType::Int64 => "an integer",
-            FieldType::Float64 => "a number",
-            FieldType::Boolean => "a boolean",
-            FieldType::Json => "any JSON value",
-        };
-        E::custom(format!("expected {want}, found {found}"))
+    fn stored<E: de::Error>(
+        &mut self,
+        read: Result<Scalar, String>,
+        text: &str,
+        borrowed: bool,
+    ) -> Result<Value, E> {
+        Ok(match read.map_err(E::custom)? {
+            Scalar::Int(x) => Value::Int(x),
+            Scalar::Float(x) => Value::Float(x),
+            Scalar::Bool(x) => Value::Bool(x),
+            Scalar::Date(x) => Value::Date(x),
+            Scalar::Micros(x) => Value::Micros(x),
+            Scalar::Text if borrowed => self.borrowed(text),
+            Scalar::Text => self.owned(text),
+        })
     }
 }
 
@@ -208,56 +323,45 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        match self.ty {
-            FieldType::Boolean => Ok(Value::Bool(v)),
-            _ => Err(self.mismatch("a boolean")),
-        }
+    fn visit_bool<E: de::Error>(mut self, v: bool) -> Result<Value, E> {
+        self.stored(scalar::of_bool(self.ty, v), "", false)
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        match self.ty {
-            FieldType::Int64 => Ok(Value::Int(v)),
-            FieldType::Float64 => Ok(Value::Float(v as f64)),
-            _ => Err(self.mismatch("a number")),
-        }
+    fn visit_i64<E: de::Error>(mut self, v: i64) -> Result<Value, E> {
+        self.stored(scalar::of_i64(self.ty, v), "", false)
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        match self.ty {
-            FieldType::Int64 => {
-                i64::try_from(v).map(Value::Int).map_err(|_| E::custom(format!("{v} does not fit in int64")))
-            }
-            FieldType::Float64 => Ok(Value::Float(v as f64)),
-            _ => Err(self.mismatch("a number")),
-        }
+    fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<Value, E> {
+        self.stored(scalar::of_u64(self.ty, v), "", false)
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        match self.ty {
-            FieldType::Float64 => Ok(Value::Float(v)),
-            FieldType::Int64 => Err(E::custom(format!("expected an integer, found {v}"))),
-            _ => Err(self.mismatch("a number")),
-        }
+    fn visit_f64<E: de::Error>(mut self, v: f64) -> Result<Value, E> {
+        self.stored(scalar::of_f64(self.ty, v), "", false)
     }
     fn visit_borrowed_str<E: de::Error>(mut self, v: &'de str) -> Result<Value, E> {
-        self.text(v, true)
+        self.stored(scalar::of_str(self.ty, v), v, true)
     }
     fn visit_str<E: de::Error>(mut self, v: &str) -> Result<Value, E> {
-        self.text(v, false)
+        self.stored(scalar::of_str(self.ty, v), v, false)
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Value, A::Error> {
-        Err(self.mismatch("an array"))
+        Err(de::Error::custom(scalar::mismatch(self.ty, "an array")))
     }
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Value, A::Error> {
-        Err(self.mismatch("an object"))
+        Err(de::Error::custom(scalar::mismatch(self.ty, "an object")))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::KeyPath;
 
-    fn fields(spec: &[(&str, FieldType)]) -> Vec<FieldSpec> {
+    fn fields(spec: &[(&str, FieldType)]) -> Vec<Column> {
         spec.iter()
-            .map(|(n, t)| FieldSpec { name: n.to_string(), path: None, ty: *t, nullable: true })
+            .map(|(n, t)| Column {
+                name: n.to_string(),
+                path: KeyPath(vec![n.to_string()]),
+                ty: Type::Scalar(*t),
+                nullable: true,
+            })
             .collect()
     }
 

@@ -46,6 +46,7 @@
 //! `pipeline.toml` (`plugin = "path/to/hello.wasm"`).
 
 pub mod error;
+pub mod inferred;
 pub mod info;
 pub mod ipc;
 pub mod log;

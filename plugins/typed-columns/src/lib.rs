@@ -5,7 +5,8 @@
 //! row only when every field is good, so a bad record leaves no trace; this
 //! crate is that second half, shared so the two readers build batches the
 //! same way. A value whose kind does not match its column (the readers
-//! never produce one) and [`Cell::Null`] append a null.
+//! never produce one) and [`Cell::Null`] append a null. [`Column`] is one
+//! such builder on its own, for the scalar leaves of nested columns.
 
 use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
@@ -38,7 +39,8 @@ pub enum Cell<'a> {
     Micros(i64),
 }
 
-enum Builder {
+/// A builder for one column of a scalar [`Kind`].
+pub enum Column {
     Str(StringBuilder),
     Int(Int64Builder),
     Float(Float64Builder),
@@ -47,45 +49,47 @@ enum Builder {
     Micros(TimestampMicrosecondBuilder),
 }
 
-impl Builder {
-    fn new(kind: Kind, n: usize) -> Self {
+impl Column {
+    pub fn new(kind: Kind, n: usize) -> Self {
         match kind {
-            Kind::Utf8 => Builder::Str(StringBuilder::with_capacity(n, n * 16)),
-            Kind::Int64 => Builder::Int(Int64Builder::with_capacity(n)),
-            Kind::Float64 => Builder::Float(Float64Builder::with_capacity(n)),
-            Kind::Boolean => Builder::Bool(BooleanBuilder::with_capacity(n)),
-            Kind::Date32 => Builder::Date(Date32Builder::with_capacity(n)),
+            Kind::Utf8 => Column::Str(StringBuilder::with_capacity(n, n * 16)),
+            Kind::Int64 => Column::Int(Int64Builder::with_capacity(n)),
+            Kind::Float64 => Column::Float(Float64Builder::with_capacity(n)),
+            Kind::Boolean => Column::Bool(BooleanBuilder::with_capacity(n)),
+            Kind::Date32 => Column::Date(Date32Builder::with_capacity(n)),
             Kind::Micros => {
-                Builder::Micros(TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"))
+                Column::Micros(TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"))
             }
         }
     }
 
-    fn append(&mut self, cell: Cell) {
+    /// Appends one value; a mismatched kind or [`Cell::Null`] appends a null.
+    pub fn append(&mut self, cell: Cell) {
         match (self, cell) {
-            (Builder::Str(b), Cell::Text(s)) => b.append_value(s),
-            (Builder::Int(b), Cell::Int(x)) => b.append_value(x),
-            (Builder::Float(b), Cell::Float(x)) => b.append_value(x),
-            (Builder::Bool(b), Cell::Bool(x)) => b.append_value(x),
-            (Builder::Date(b), Cell::Date(x)) => b.append_value(x),
-            (Builder::Micros(b), Cell::Micros(x)) => b.append_value(x),
-            (Builder::Str(b), _) => b.append_null(),
-            (Builder::Int(b), _) => b.append_null(),
-            (Builder::Float(b), _) => b.append_null(),
-            (Builder::Bool(b), _) => b.append_null(),
-            (Builder::Date(b), _) => b.append_null(),
-            (Builder::Micros(b), _) => b.append_null(),
+            (Column::Str(b), Cell::Text(s)) => b.append_value(s),
+            (Column::Int(b), Cell::Int(x)) => b.append_value(x),
+            (Column::Float(b), Cell::Float(x)) => b.append_value(x),
+            (Column::Bool(b), Cell::Bool(x)) => b.append_value(x),
+            (Column::Date(b), Cell::Date(x)) => b.append_value(x),
+            (Column::Micros(b), Cell::Micros(x)) => b.append_value(x),
+            (Column::Str(b), _) => b.append_null(),
+            (Column::Int(b), _) => b.append_null(),
+            (Column::Float(b), _) => b.append_null(),
+            (Column::Bool(b), _) => b.append_null(),
+            (Column::Date(b), _) => b.append_null(),
+            (Column::Micros(b), _) => b.append_null(),
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    /// Takes the values so far as an array and starts afresh.
+    pub fn finish(&mut self) -> ArrayRef {
         match self {
-            Builder::Str(b) => Arc::new(b.finish()),
-            Builder::Int(b) => Arc::new(b.finish()),
-            Builder::Float(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Date(b) => Arc::new(b.finish()),
-            Builder::Micros(b) => Arc::new(b.finish()),
+            Column::Str(b) => Arc::new(b.finish()),
+            Column::Int(b) => Arc::new(b.finish()),
+            Column::Float(b) => Arc::new(b.finish()),
+            Column::Bool(b) => Arc::new(b.finish()),
+            Column::Date(b) => Arc::new(b.finish()),
+            Column::Micros(b) => Arc::new(b.finish()),
         }
     }
 }
@@ -93,7 +97,7 @@ impl Builder {
 /// Builders for every column of `schema`, plus the row count.
 pub struct Builders {
     schema: SchemaRef,
-    builders: Vec<Builder>,
+    builders: Vec<Column>,
     rows: usize,
 }
 
@@ -101,7 +105,7 @@ impl Builders {
     /// Builders of the given kinds (one per field of `schema`, in order),
     /// each with room for `capacity` rows.
     pub fn new(schema: SchemaRef, kinds: impl IntoIterator<Item = Kind>, capacity: usize) -> Self {
-        let builders = kinds.into_iter().map(|k| Builder::new(k, capacity)).collect();
+        let builders = kinds.into_iter().map(|k| Column::new(k, capacity)).collect();
         Builders { schema, builders, rows: 0 }
     }
 
@@ -120,7 +124,7 @@ impl Builders {
     /// Takes the rows so far as a batch (with their count, so a schema of
     /// no columns works too) and starts afresh.
     pub fn flush(&mut self) -> Result<RecordBatch, ArrowError> {
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Column::finish).collect();
         let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
         self.rows = 0;
         RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)
