@@ -5,6 +5,7 @@
 //! - `pod_usage`: the pod-usage example against the spec's checksums.
 //! - `parquet`: the `parquet` reader against DuckDB (codecs, types, schemas, damage).
 //! - `csv`: the `csv` reader against DuckDB (quoted newlines over many splits, inference, dialects, rejects).
+//! - `ndjson`: the `ndjson` reader against DuckDB (nested types, dotted paths, inferred columns printed to paste).
 //! - `external_plugin`: a plugin built outside the host's workspace.
 //! - `failures`: malformed lines, unreadable files, the error policy.
 //! - `hostile`: plugins that attack the sandbox; limits, grants, error policy.
@@ -32,6 +33,7 @@ mod external_plugin;
 mod failures;
 mod hardening;
 mod hostile;
+mod ndjson;
 mod new_plugin;
 mod parquet;
 mod pod_usage;

@@ -83,6 +83,19 @@ pub fn columns(n: usize) -> String {
     plural(n, "column", "columns")
 }
 
+/// The columns a reader inferred, with the options to paste to fix them
+/// (`runtime validate` and `runtime plan` print this).
+pub fn print_inferred(inferred: &[(String, String)]) {
+    for (output, fields) in inferred {
+        println!(
+            "  inferred    `{output}` columns from the inputs; to fix them, put under [source.options]:"
+        );
+        for line in fields.lines() {
+            println!("                {line}");
+        }
+    }
+}
+
 pub fn files_phrase(files: &[PlannedFile]) -> String {
     let bytes: u64 = files.iter().map(|f| f.size).sum();
     format!("{}, {}", plural(files.len(), "input file", "input files"), ByteSize(bytes))

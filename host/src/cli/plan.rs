@@ -1,7 +1,7 @@
 //! `runtime plan`: the splits a run would execute, largest first, with
 //! their sizes and how evenly they spread over the workers.
 
-use super::output::{Out, plural};
+use super::output::{Out, plural, print_inferred};
 use crate::config::Override;
 use crate::plan::worker_imbalance;
 use crate::plugin;
@@ -67,6 +67,9 @@ pub fn plan(
             "workers": workers,
             "worker_imbalance": (spread * 1000.0).round() / 1000.0,
             "splits_known_to_fail": failing,
+            "inferred_fields": prepared.source_inferred.iter()
+                .map(|(output, fields)| (output.clone(), serde_json::Value::String(fields.clone())))
+                .collect::<serde_json::Map<_, _>>(),
             "splits": splits.iter().zip(&keys).map(|(s, key)| serde_json::json!({
                 "id": s.split.id,
                 "key": key,
@@ -106,6 +109,7 @@ pub fn plan(
             plural(workers, "worker", "workers")
         );
     }
+    print_inferred(&prepared.source_inferred);
     if failing > 0 {
         println!("  warning     {} will fail (unreadable input)", plural(failing, "split", "splits"));
     }

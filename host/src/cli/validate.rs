@@ -1,6 +1,6 @@
 //! `runtime validate`: everything `run` checks, then a line per stage.
 
-use super::output::{Out, columns, files_phrase};
+use super::output::{Out, columns, files_phrase, print_inferred};
 use crate::config::{self, Override};
 use crate::prepare::load;
 use crate::report::Exit;
@@ -25,6 +25,7 @@ pub fn validate(out: &Out, path: &Path, overrides: &[Override]) -> Exit {
         files_phrase(&prepared.source_files)
     };
     println!("  source      {} {}: {inputs} -> {}", src.name, src.version, outs.join(", "));
+    print_inferred(&prepared.source_inferred);
     for st in &prepared.side_tables {
         let files = &st.files;
         let d = &st.plugin.description;

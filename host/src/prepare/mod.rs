@@ -115,6 +115,9 @@ pub struct Prepared {
     /// For readers that plan their own splits: the plan made while
     /// preparing, reused by the run.
     pub source_plan: Option<Vec<PlannedSplit>>,
+    /// Source outputs whose columns the reader inferred from the inputs, each
+    /// with the options that declare them (see [`INFERRED_FIELDS_KEY`]).
+    pub source_inferred: Vec<(String, String)>,
 }
 
 impl Prepared {
@@ -206,7 +209,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         hints,
         "the source",
     );
-    let StartedReader { plugin: source, files: source_files, schemas: outs, plan: source_plan } =
+    let StartedReader { plugin: source, files: source_files, schemas: outs, plan: source_plan, inferred } =
         match started {
             Ok(s) => s,
             Err(e) => {
@@ -444,6 +447,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
         consumers,
         source_outputs,
         source_files,
+        source_inferred: inferred,
         source_plan,
     })
 }
@@ -457,6 +461,35 @@ struct StartedReader {
     files: Vec<PlannedFile>,
     schemas: Schemas,
     plan: Option<Vec<PlannedSplit>>,
+    inferred: Vec<(String, String)>,
+}
+
+/// The schema-level metadata key under which a reader that inferred an
+/// output's columns from its inputs (`ndjson`, `csv` without `fields`)
+/// hands back the options that declare them, as TOML (`fields = [...]`).
+/// The host prints them (`runtime validate`, `runtime plan`) so users can
+/// paste them into the pipeline, and takes the key off the schema: it is a
+/// message to the user, not part of the data.
+pub const INFERRED_FIELDS_KEY: &str = "runtime.inferred-fields";
+
+/// Takes the inferred-columns note (see [`INFERRED_FIELDS_KEY`]) off each
+/// schema: the schemas without it, and the notes by output.
+fn take_inferred(schemas: Schemas) -> (Schemas, Vec<(String, String)>) {
+    let mut notes = Vec::new();
+    let schemas = schemas
+        .into_iter()
+        .map(|(name, schema)| match schema.metadata().get(INFERRED_FIELDS_KEY) {
+            Some(note) => {
+                notes.push((name.clone(), note.clone()));
+                let mut metadata = schema.metadata().clone();
+                metadata.remove(INFERRED_FIELDS_KEY);
+                let plain = arrow_schema::Schema::new_with_metadata(schema.fields().clone(), metadata);
+                (name, Arc::new(plain))
+            }
+            None => (name, schema),
+        })
+        .collect();
+    (schemas, notes)
 }
 
 /// Starts a reader stage: loads the plugin, checks it is a reader, checks
@@ -519,11 +552,12 @@ fn start_reader(
         CallError::Plugin { .. } => option_error(c, &e),
         e => stage_error(c, format!("cannot get the output schemas: {e}")),
     })?;
+    let (schemas, inferred) = take_inferred(schemas);
     if plans && planned.is_none() {
         reader.configure(&schemas).map_err(|e| stage_error(c, format!("configure failed: {e}")))?;
         planned = Some(plan::plan_splits(&mut reader, &plugin, &files, hints).map_err(plan_error)?);
     }
-    Ok(StartedReader { plugin, files, schemas, plan: planned })
+    Ok(StartedReader { plugin, files, schemas, plan: planned, inferred })
 }
 
 fn resolve_input(

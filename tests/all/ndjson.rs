@@ -1,0 +1,185 @@
+//! The `ndjson` reader's nested columns and inferred schemas against
+//! DuckDB: inputs written by tests/ndjson/make_inputs.py (lists, structs,
+//! sparse Kubernetes-style labels, nested metadata, a key of no common
+//! type, nulls and missing keys at every level, a byte order mark, CRLF, a
+//! 0-byte file, malformed lines) are read by the real binary, in 64 KiB
+//! splits over 2 workers, and compared value for value with DuckDB's
+//! `read_json` of the same inputs (tests/ndjson/compare.py): once with
+//! declared nested types and dotted paths, once with the columns inferred,
+//! where DuckDB's own inference must give the same types. The inferred
+//! `fields` that `runtime validate` prints, pasted into the pipeline, give
+//! the same table.
+
+use crate::util::{Case, repo};
+use std::path::Path;
+use std::process::Command;
+
+/// Writes the inputs into `dir`; returns the lines make_inputs.py says are
+/// malformed, as the report locates them.
+fn make_inputs(dir: &Path) -> Vec<String> {
+    let out =
+        Command::new("python3").arg(repo().join("tests/ndjson/make_inputs.py")).arg(dir).output().unwrap();
+    assert!(out.status.success(), "make_inputs.py: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("REJECT "))
+        .map(|n| format!("line {n}"))
+        .collect()
+}
+
+/// DuckDB's verdict on `output` against the query `select`.
+fn compare(output: &Path, select: &str) -> String {
+    let out = Command::new("python3")
+        .arg(repo().join("tests/ndjson/compare.py"))
+        .arg(output)
+        .arg(select)
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "compare.py: {text}{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+fn pipeline(inputs: &str, options: &str, out: &str) -> String {
+    format!(
+        r#"version = 1
+[run]
+workers = 2
+
+[source]
+plugin = "ndjson"
+inputs = {inputs}
+max_split_bytes = "64 KiB"
+{options}
+
+[sinks.rows]
+format = "parquet"
+path = "{out}"
+"#
+    )
+}
+
+const DECLARED: &str = r#"[source.options]
+fields = [
+  { name = "id", type = "int64", nullable = false },
+  { name = "name", type = "string" },
+  { name = "score", type = "float64" },
+  { name = "ok", type = "boolean" },
+  { name = "day", type = "date" },
+  { name = "tags", type = "list<string>" },
+  { name = "pod", type = "struct", fields = [
+      { name = "name", type = "string" },
+      { name = "cpu", type = "float64" },
+      { name = "ports", type = "list<int64>" },
+  ] },
+  { name = "labels", type = "map<string, string>" },
+  { name = "meta", path = "metadata", type = "struct<namespace: string, labels: struct<app: string>>" },
+  { name = "app", path = "metadata.labels.app", type = "string" },
+  { name = "ns", path = ["metadata", "namespace"], type = "string" },
+]"#;
+
+/// DuckDB's reading of the same columns.
+fn duckdb_declared(files: &[&Path]) -> String {
+    let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+    format!(
+        "SELECT id, name, score, ok, day, tags, pod, labels, metadata AS meta, \
+         metadata.labels.app AS app, metadata.namespace AS ns \
+         FROM read_json([{}], format = 'newline_delimited', columns = {{id: 'BIGINT', name: 'VARCHAR', \
+         score: 'DOUBLE', ok: 'BOOLEAN', day: 'DATE', tags: 'VARCHAR[]', \
+         pod: 'STRUCT(name VARCHAR, cpu DOUBLE, ports BIGINT[])', labels: 'MAP(VARCHAR, VARCHAR)', \
+         metadata: 'STRUCT(namespace VARCHAR, labels STRUCT(app VARCHAR))'}})",
+        list.join(", ")
+    )
+}
+
+#[test]
+fn declared_nested_types_and_paths_match_duckdb() {
+    let case = Case::new();
+    let reject_lines = make_inputs(&case.path("in"));
+    case.write(
+        "pipeline.toml",
+        pipeline(r#"["in/good/*.ndjson", "in/bad.ndjson"]"#, DECLARED, "out/rows.parquet"),
+    );
+    let (run, report) = case.run_pipeline("pipeline.toml", &[]);
+    run.expect_code(0);
+    assert_eq!(report["splits_failed"], 0, "{report}");
+    assert!(report["splits_total"].as_u64().unwrap() > 10, "{report}");
+    // Each malformed line is rejected with its file, line and reason; the
+    // rest of its file is written.
+    let rejects: Vec<(String, String)> = report["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["location"].as_str().unwrap().to_string(), r["reason"].as_str().unwrap().to_string()))
+        .collect();
+    let mut lines: Vec<String> = rejects.iter().map(|r| r.0.clone()).collect();
+    lines.sort();
+    assert_eq!(lines, reject_lines, "{rejects:?}");
+    assert!(
+        report["rejects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["file"].as_str().unwrap().ends_with("bad.ndjson"))
+    );
+    let reason = |line: &str| rejects.iter().find(|r| r.0 == line).unwrap().1.clone();
+    assert!(reason("line 2").starts_with("expected a number, found a string"), "{rejects:?}");
+    assert!(reason("line 3").starts_with("expected an array, found a string"), "{rejects:?}");
+    assert!(reason("line 5").contains("an object (the path goes through it)"), "{rejects:?}");
+    assert!(reason("line 6").contains("appears twice"), "{rejects:?}");
+
+    let good = |f: &str| case.path(&format!("in/{f}"));
+    let (pods, crlf, kept) = (good("good/pods.ndjson"), good("good/crlf.ndjson"), good("bad_kept.ndjson"));
+    let verdict = compare(&case.path("out/rows.parquet"), &duckdb_declared(&[&pods, &crlf, &kept]));
+    assert!(verdict.starts_with("IDENTICAL 3402"), "{verdict}");
+}
+
+#[test]
+fn inferred_columns_match_duckdbs_and_validate_prints_them_to_paste() {
+    let case = Case::new();
+    make_inputs(&case.path("in"));
+    case.write("inferred.toml", pipeline(r#"["in/good/*.ndjson"]"#, "", "out/inferred.parquet"));
+
+    let shown = case.run(&["validate", "inferred.toml"]);
+    shown.expect_code(0);
+    let stdout = shown.stdout();
+    assert!(stdout.contains("inferred    `rows` columns from the inputs"), "{stdout}");
+    let fields: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("fields = ["))
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("  sink"))
+        .map(str::trim)
+        .collect();
+    assert!(fields.contains(&r#"{ name = "labels", type = "map<string, string>" },"#), "{stdout}");
+    assert!(fields.contains(&r#"{ name = "extra", type = "json" },"#), "{stdout}");
+    assert!(
+        fields.contains(
+            &r#"{ name = "pod", type = "struct<name: string, cpu: float64, ports: list<int64>>" },"#
+        ),
+        "{stdout}"
+    );
+    let plan = case.run(&["plan", "inferred.toml"]);
+    plan.expect_code(0);
+    assert!(plan.stdout().contains(r#"{ name = "day", type = "date" },"#), "{}", plan.stdout());
+
+    let (run, report) = case.run_pipeline("inferred.toml", &[]);
+    run.expect_code(0);
+    assert_eq!(report["rejected_records"], 0, "{report}");
+    let files = format!(
+        "['{}', '{}']",
+        case.path("in/good/pods.ndjson").display(),
+        case.path("in/good/crlf.ndjson").display()
+    );
+    let duckdb = format!("SELECT * FROM read_json({files}, format = 'newline_delimited')");
+    let verdict = compare(&case.path("out/inferred.parquet"), &duckdb);
+    assert!(verdict.starts_with("IDENTICAL 3400"), "{verdict}");
+
+    // Pasted into the pipeline, the printed fields fix the same columns.
+    let options = format!("[source.options]\n{}", fields.join("\n"));
+    case.write("declared.toml", pipeline(r#"["in/good/*.ndjson"]"#, &options, "out/declared.parquet"));
+    let (run, report) = case.run_pipeline("declared.toml", &[]);
+    run.expect_code(0);
+    assert_eq!(report["rejected_records"], 0, "{report}");
+    let verdict = compare(&case.path("out/declared.parquet"), &duckdb);
+    assert!(verdict.starts_with("IDENTICAL 3400"), "{verdict}");
+}
