@@ -64,7 +64,7 @@ def main():
         '{"id": 3, "labels": {"k": 1}}',  # a map value of the wrong type
         '{"id": 4, "metadata": "flat"}',  # a path through a string
         '{"id": 5, "labels": {"k": "a", "k": "b"}}',  # a key twice in a map
-        '{"id": 6, "tags": [1, 2',  # cut short
+        '{"id": 6, "tags": ["a", "b"',  # cut short
         json.dumps(pod(rng, 5001)),
     ]
     with open(os.path.join(d, "bad.ndjson"), "w") as f:
@@ -72,7 +72,7 @@ def main():
     # Its good lines on their own, for DuckDB (which stops at a bad line).
     with open(os.path.join(d, "bad_kept.ndjson"), "w") as f:
         f.write(bad[0] + "\n" + bad[-1] + "\n")
-    for n in range(2, 7):
+    for n in range(2, 8):
         print(f"REJECT {n}")
 
 

@@ -29,6 +29,7 @@ macro_rules! repo_file {
 /// The Rust SDK's sources, by path in the repository.
 pub(crate) const RUST_SDK: &[(&str, &str)] = &[
     repo_file!("plugins/sdk/src/error.rs"),
+    repo_file!("plugins/sdk/src/inferred.rs"),
     repo_file!("plugins/sdk/src/info.rs"),
     repo_file!("plugins/sdk/src/ipc.rs"),
     repo_file!("plugins/sdk/src/lib.rs"),

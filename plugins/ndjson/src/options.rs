@@ -264,7 +264,7 @@ impl Options {
         vec![
             OptionSpec::new(
                 "fields",
-                "list of {name, path?, type, nullable?}",
+                "list of {name, path?, type, nullable?, fields?}",
                 "Columns to read, in order. `type` is one of string, json (the value's JSON text), \
                  int64, float64, boolean, date (YYYY-MM-DD or an RFC 3339 date-time, taken as its \
                  UTC date), timestamp (RFC 3339, µs UTC), or nested: list<T>, struct<name: T, ...> \
@@ -273,7 +273,8 @@ impl Options {
                  (default: name). `nullable = false` rejects lines where the value is null or \
                  missing. Omitted: the columns are inferred from a sample of the inputs, and \
                  `runtime validate` prints them.",
-            ),
+            )
+            .default_value("inferred from the inputs"),
             OptionSpec::new("batch_rows", "integer", "Rows per emitted batch.").default_value("16384"),
             OptionSpec::new("max_line_bytes", "integer", "Longest accepted line; longer lines are rejected.")
                 .default_value("67108864"),
