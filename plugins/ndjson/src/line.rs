@@ -17,7 +17,6 @@ use crate::types::Type;
 use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -46,12 +45,17 @@ pub enum Value {
 #[derive(Default)]
 struct Slot {
     field: Option<usize>,
-    below: Option<Keys>,
+    /// Boxed: most keys lead to no deeper paths, and a small slot keeps the
+    /// map that is probed for every key of every line compact.
+    below: Option<Box<Keys>>,
 }
 
-/// The keys read at one level of objects.
+/// The keys read at one level of objects. Every key of every line is
+/// looked up here, so the map hashes with foldhash (hashbrown's default)
+/// rather than SipHash: the keys in it are the configured ones, so lines
+/// cannot grow or collide it.
 #[derive(Default)]
-pub struct Keys(HashMap<Box<str>, Slot>);
+pub struct Keys(hashbrown::HashMap<Box<str>, Slot>);
 
 impl Keys {
     /// The tree of every column's path.
@@ -62,7 +66,7 @@ impl Keys {
             let mut level = &mut root;
             for key in on_the_way {
                 let slot = level.0.entry(key.as_str().into()).or_default();
-                level = slot.below.get_or_insert_default();
+                level = slot.below.get_or_insert_default().as_mut();
             }
             level.0.entry(last.as_str().into()).or_default().field = Some(i);
         }
@@ -182,7 +186,7 @@ impl<'de> Visitor<'de> for ObjectVisitor<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(slot) = map.next_key_seed(KeySeed { keys: self.keys })? {
-            match slot.map_or((None, None), |s| (s.field, s.below.as_ref())) {
+            match slot.map_or((None, None), |s| (s.field, s.below.as_deref())) {
                 (Some(i), None) => map.next_value_seed(FieldSeed { state: self.state, i })?,
                 (None, Some(keys)) => {
                     map.next_value_seed(ObjectVisitor { keys, state: self.state, top: false })?

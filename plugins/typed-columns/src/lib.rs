@@ -64,6 +64,7 @@ impl Column {
     }
 
     /// Appends one value; a mismatched kind or [`Cell::Null`] appends a null.
+    #[inline]
     pub fn append(&mut self, cell: Cell) {
         match (self, cell) {
             (Column::Str(b), Cell::Text(s)) => b.append_value(s),
