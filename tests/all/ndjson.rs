@@ -8,7 +8,9 @@
 //! declared nested types and dotted paths, once with the columns inferred,
 //! where DuckDB's own inference must give the same types. The inferred
 //! `fields` that `runtime validate` prints, pasted into the pipeline, give
-//! the same table.
+//! the same table. And the pod-usage workload with its labels as nested
+//! objects, read as `map<string, string>` columns, gives the spec's
+//! checksums.
 
 use crate::util::{Case, repo};
 use std::path::Path;
@@ -186,4 +188,33 @@ fn inferred_columns_match_duckdbs_and_validate_prints_them_to_paste() {
     assert_eq!(report["rejected_records"], 0, "{report}");
     let verdict = compare(&case.path("out/declared.parquet"), &duckdb);
     assert!(verdict.starts_with("IDENTICAL 3400"), "{verdict}");
+}
+
+/// examples/pod-usage over the inputs in `from` rewritten with nested labels
+/// (tests/ndjson/nest_labels.py) and read as maps: the CHECKSUM line.
+fn nested_labels_checksum(from: &Path) -> String {
+    let case = Case::new();
+    let status = Command::new("python3")
+        .arg(repo().join("tests/ndjson/nest_labels.py"))
+        .arg(from)
+        .arg(case.path("data"))
+        .status()
+        .expect("python3");
+    assert!(status.success(), "nest_labels.py failed");
+    let example = std::fs::read_to_string(repo().join("examples/pod-usage/pipeline.toml")).unwrap();
+    let maps = example.replace(r#"type = "json""#, r#"type = "map<string, string>""#);
+    assert_eq!(maps.matches("map<string, string>").count(), 3, "the example reads three label columns");
+    case.write("pipeline.toml", maps);
+    let (run, report) = case.run_pipeline("pipeline.toml", &[]);
+    run.expect_code(0);
+    assert_eq!(report["splits_failed"], 0, "{report}");
+    assert_eq!(report["rejected_records"], 0, "{report}");
+    crate::util::checksum_line(&case.path("out/pod_usage_daily.parquet"))
+}
+
+#[test]
+fn pod_usage_with_nested_labels_read_as_maps_matches_the_spec() {
+    assert_eq!(nested_labels_checksum(&repo().join("examples/pod-usage/edge")), crate::pod_usage::EDGE);
+    let generated = crate::pod_usage::generated(200_000);
+    assert_eq!(nested_labels_checksum(&generated), crate::pod_usage::ROWS_200K);
 }
