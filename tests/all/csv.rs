@@ -15,27 +15,13 @@ use std::process::Command;
 /// Writes the inputs into `dir`; returns the lines make_inputs.py says
 /// the malformed records start on.
 fn make_inputs(dir: &Path) -> Vec<String> {
-    let out = Command::new("python3").arg(repo().join("tests/csv/make_inputs.py")).arg(dir).output().unwrap();
-    assert!(out.status.success(), "make_inputs.py: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("REJECT "))
-        .map(|n| format!("line {n}"))
-        .collect()
+    crate::util::reject_lines(&crate::util::verdict("tests/csv/make_inputs.py", [dir]))
 }
 
 /// DuckDB's verdict on `output` against `read_csv(inputs, options)`.
 fn compare(output: &Path, options: &str, inputs: &[PathBuf]) -> String {
-    let out = Command::new("python3")
-        .arg(repo().join("tests/csv/compare.py"))
-        .arg(output)
-        .arg(options)
-        .args(inputs)
-        .output()
-        .expect("python3");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "compare.py: {text}{}", String::from_utf8_lossy(&out.stderr));
-    text
+    let args = [output.as_os_str(), options.as_ref()].into_iter().chain(inputs.iter().map(|p| p.as_os_str()));
+    crate::util::verdict("tests/csv/compare.py", args)
 }
 
 const FIELDS: &str = r#"options.fields = [
@@ -173,6 +159,12 @@ fn inferred_types_match_duckdbs_sniffer() {
         "pipeline.toml",
         pipeline(r#"["in/quoted.csv"]"#, "max_split_bytes = \"8 KiB\"", "out/rows.parquet"),
     );
+    // validate prints the inferred columns, ready to paste.
+    let shown = case.run(&["validate", "pipeline.toml"]);
+    shown.expect_code(0);
+    for entry in [r#"{ name = "id", type = "int64" },"#, r#"{ name = "ts", type = "timestamp" },"#] {
+        assert!(shown.stdout().contains(entry), "{}", shown.stdout());
+    }
     let (run, report) = case.run_pipeline("pipeline.toml", &[]);
     run.expect_code(0);
     assert_eq!(report["splits_failed"], 0, "{report}");

@@ -19,27 +19,12 @@ use std::process::Command;
 /// Writes the inputs into `dir`; returns the lines make_inputs.py says are
 /// malformed, as the report locates them.
 fn make_inputs(dir: &Path) -> Vec<String> {
-    let out =
-        Command::new("python3").arg(repo().join("tests/ndjson/make_inputs.py")).arg(dir).output().unwrap();
-    assert!(out.status.success(), "make_inputs.py: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("REJECT "))
-        .map(|n| format!("line {n}"))
-        .collect()
+    crate::util::reject_lines(&crate::util::verdict("tests/ndjson/make_inputs.py", [dir]))
 }
 
 /// DuckDB's verdict on `output` against the query `select`.
 fn compare(output: &Path, select: &str) -> String {
-    let out = Command::new("python3")
-        .arg(repo().join("tests/ndjson/compare.py"))
-        .arg(output)
-        .arg(select)
-        .output()
-        .expect("python3");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "compare.py: {text}{}", String::from_utf8_lossy(&out.stderr));
-    text
+    crate::util::verdict("tests/ndjson/compare.py", [output.as_os_str(), select.as_ref()])
 }
 
 fn pipeline(inputs: &str, options: &str, out: &str) -> String {

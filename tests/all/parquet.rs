@@ -22,15 +22,7 @@ fn make_inputs(dir: &Path) {
 
 /// DuckDB's verdict on `output` against `inputs`.
 fn compare(output: &Path, inputs: &[&Path]) -> String {
-    let out = Command::new("python3")
-        .arg(repo().join("tests/parquet/compare.py"))
-        .arg(output)
-        .args(inputs)
-        .output()
-        .expect("python3");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "compare.py: {text}{}", String::from_utf8_lossy(&out.stderr));
-    text
+    crate::util::verdict("tests/parquet/compare.py", std::iter::once(output).chain(inputs.iter().copied()))
 }
 
 fn pipeline(options: &str) -> String {

@@ -134,13 +134,23 @@ pub fn row_count(batches: &[RecordBatch]) -> usize {
 /// The CHECKSUM line of a pod-usage output (SPEC.md §3), by the spec's own
 /// `checksum.py` (pyarrow).
 pub fn checksum(paths: &[&Path]) -> String {
-    let out = Command::new("python3")
-        .arg(repo().join("examples/pod-usage/checksum.py"))
-        .args(paths)
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "checksum.py failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    verdict("examples/pod-usage/checksum.py", paths)
+}
+
+/// The `REJECT <n>` lines an input generator printed (the lines it made
+/// malformed), as the run report locates them: `line <n>`.
+pub fn reject_lines(printed: &str) -> Vec<String> {
+    printed.lines().filter_map(|l| l.strip_prefix("REJECT ")).map(|n| format!("line {n}")).collect()
+}
+
+/// Runs a checking script of the repository (`python3 SCRIPT ARGS...`: a
+/// DuckDB comparison, a checksum) and returns what it printed; the test
+/// fails with its output when it exits non-zero.
+pub fn verdict<S: AsRef<std::ffi::OsStr>>(script: &str, args: impl IntoIterator<Item = S>) -> String {
+    let out = Command::new("python3").arg(repo().join(script)).args(args).output().expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{script}: {text}{}", String::from_utf8_lossy(&out.stderr));
+    text
 }
 
 /// Just the CHECKSUM part of checksum.py's first line.

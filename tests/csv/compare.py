@@ -32,18 +32,7 @@ def main():
     con.execute(f"CREATE VIEW o AS SELECT * FROM read_parquet('{out}')")
     reads = " UNION ALL ".join(f"SELECT * FROM read_csv('{p}', {options})" for p in inputs)
     con.execute(f"CREATE VIEW i AS {reads}")
-    out_cols = con.execute("DESCRIBE o").fetchall()
-    in_types = {r[0]: r[1] for r in con.execute("DESCRIBE i").fetchall()}
-    problems = []
-    if [c[0] for c in out_cols] != list(in_types):
-        problems.append(f"columns: output {[c[0] for c in out_cols]}, inputs {list(in_types)}")
-    exprs = []
-    for name, ty, *_ in out_cols:
-        if SAME.get(ty, ty) != SAME.get(in_types.get(name), in_types.get(name)):
-            problems.append(f"column {name}: output {ty}, inputs {in_types.get(name)}")
-        exprs.append(f'epoch_us("{name}")' if ty.startswith("TIMESTAMP") else f'"{name}"')
-    cols = ", ".join(exprs)
-    duckdb_diff.report(con, cols, problems)
+    duckdb_diff.compare_typed(con, SAME)
 
 
 if __name__ == "__main__":

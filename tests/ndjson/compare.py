@@ -29,23 +29,7 @@ def main():
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"CREATE VIEW o AS SELECT * FROM read_parquet('{out}')")
     con.execute(f"CREATE VIEW i AS {select}")
-    out_cols = con.execute("DESCRIBE o").fetchall()
-    in_types = {r[0]: r[1] for r in con.execute("DESCRIBE i").fetchall()}
-    problems = []
-    if [c[0] for c in out_cols] != list(in_types):
-        problems.append(f"columns: output {[c[0] for c in out_cols]}, inputs {list(in_types)}")
-    exprs = []
-    for name, ty, *_ in out_cols:
-        other = in_types.get(name)
-        if SAME.get(ty, ty) != SAME.get(other, other):
-            problems.append(f"column {name}: output {ty}, inputs {other}")
-        if other == "JSON":
-            exprs.append(f'json("{name}")')
-        elif ty.startswith("TIMESTAMP"):
-            exprs.append(f'epoch_us("{name}")')
-        else:
-            exprs.append(f'"{name}"')
-    duckdb_diff.report(con, ", ".join(exprs), problems)
+    duckdb_diff.compare_typed(con, SAME)
 
 
 if __name__ == "__main__":

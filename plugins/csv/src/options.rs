@@ -218,18 +218,9 @@ impl Options {
                     "fields: list at least one field, or omit it to infer them",
                 ));
             }
-            let mut names = HashSet::new();
+            runtime_plugin_sdk::options::check_field_names(fields.iter().map(|f| f.name.as_str()))?;
             let mut columns = HashSet::new();
             for (i, f) in fields.iter().enumerate() {
-                if f.name.is_empty() {
-                    return Err(Error::invalid_options(format!("fields[{i}].name: must not be empty")));
-                }
-                if !names.insert(f.name.as_str()) {
-                    return Err(Error::invalid_options(format!(
-                        "fields[{i}].name: `{}` appears twice; column names must be unique",
-                        f.name
-                    )));
-                }
                 if !self.header && f.column.is_some() {
                     return Err(Error::invalid_options(format!(
                         "fields[{i}].column: with header = false fields are read by position; remove `column`"

@@ -13,7 +13,6 @@ use runtime_plugin_sdk::error::{Error, Result};
 use runtime_plugin_sdk::info::OptionSpec;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use std::collections::HashSet;
 use std::fmt;
 
 /// Options as written under `[source.options]`.
@@ -298,18 +297,9 @@ fn columns(fields: &[FieldSpec]) -> Result<Vec<Column>> {
             "fields: list at least one field, or leave `fields` out to infer them from the inputs",
         ));
     }
-    let mut names = HashSet::new();
+    runtime_plugin_sdk::options::check_field_names(fields.iter().map(|f| f.name.as_str()))?;
     let mut out: Vec<Column> = Vec::with_capacity(fields.len());
     for (i, f) in fields.iter().enumerate() {
-        if f.name.is_empty() {
-            return Err(Error::invalid_options(format!("fields[{i}].name: must not be empty")));
-        }
-        if !names.insert(f.name.as_str()) {
-            return Err(Error::invalid_options(format!(
-                "fields[{i}].name: `{}` appears twice; column names must be unique",
-                f.name
-            )));
-        }
         let path = f.path.clone().unwrap_or_else(|| KeyPath(vec![f.name.clone()]));
         if out.iter().any(|c| c.path == path) {
             return Err(Error::invalid_options(format!(

@@ -30,6 +30,24 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// Checks the names of a reader's declared columns (`fields[i].name`, in
+/// order): none empty, none twice. The text readers (`ndjson`, `csv`) share
+/// it, so the same mistake reads the same in both.
+pub fn check_field_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in names.into_iter().enumerate() {
+        if name.is_empty() {
+            return Err(Error::invalid_options(format!("fields[{i}].name: must not be empty")));
+        }
+        if !seen.insert(name) {
+            return Err(Error::invalid_options(format!(
+                "fields[{i}].name: `{name}` appears twice; column names must be unique"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
