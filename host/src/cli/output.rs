@@ -84,11 +84,12 @@ pub fn columns(n: usize) -> String {
 }
 
 /// The columns a reader inferred, with the options to paste to fix them
-/// (`runtime validate` and `runtime plan` print this).
-pub fn print_inferred(inferred: &[(String, String)]) {
+/// under `options_table` (`source.options`, `side_tables.NAME.options`):
+/// `runtime validate` and `runtime plan` print this.
+pub fn print_inferred(inferred: &[(String, String)], options_table: &str) {
     for (output, fields) in inferred {
         println!(
-            "  inferred    `{output}` columns from the inputs; to fix them, put under [source.options]:"
+            "  inferred    `{output}` columns from the inputs; to fix them, put under [{options_table}]:"
         );
         for line in fields.lines() {
             println!("                {line}");

@@ -109,7 +109,7 @@ pub fn plan(
             plural(workers, "worker", "workers")
         );
     }
-    print_inferred(&prepared.source_inferred);
+    print_inferred(&prepared.source_inferred, "source.options");
     if failing > 0 {
         println!("  warning     {} will fail (unreadable input)", plural(failing, "split", "splits"));
     }

@@ -25,7 +25,7 @@ pub fn validate(out: &Out, path: &Path, overrides: &[Override]) -> Exit {
         files_phrase(&prepared.source_files)
     };
     println!("  source      {} {}: {inputs} -> {}", src.name, src.version, outs.join(", "));
-    print_inferred(&prepared.source_inferred);
+    print_inferred(&prepared.source_inferred, "source.options");
     for st in &prepared.side_tables {
         let files = &st.files;
         let d = &st.plugin.description;
@@ -38,6 +38,7 @@ pub fn validate(out: &Out, path: &Path, overrides: &[Override]) -> Exit {
             st.output,
             columns(st.schema.fields().len())
         );
+        print_inferred(&st.inferred, &format!("side_tables.{}.options", st.stage.name));
     }
     for t in &prepared.transforms {
         let d = &t.plugin.description;

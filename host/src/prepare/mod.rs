@@ -90,6 +90,9 @@ pub struct PreparedSideTable {
     pub files: Vec<PlannedFile>,
     /// Its splits, when the reader plans its own.
     pub plan: Option<Vec<PlannedSplit>>,
+    /// Its output's columns as `fields = [...]`, when the reader inferred
+    /// them (see [`INFERRED_FIELDS_KEY`]).
+    pub inferred: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -267,6 +270,7 @@ pub fn prepare(pipeline: Pipeline, runtime: &Runtime) -> Result<Prepared, Config
                 schemas: started.schemas.clone(),
                 files: started.files,
                 plan: started.plan,
+                inferred: started.inferred.iter().filter(|(o, _)| o == name).cloned().collect(),
             }),
             None => errors.push(
                 ConfigError::new(format!("{}.output", c.id), "choose which output of the reader to use")

@@ -34,7 +34,7 @@ use crate::time;
 use crate::types::Type;
 use runtime_plugin_sdk::inferred::{FieldEntry, toml_string};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// Files sampled at most (DuckDB's `maximum_sample_files`).
@@ -174,24 +174,30 @@ impl Sample {
         }
     }
 
-    /// The columns: one per top-level key.
+    /// The columns: one per top-level key, named after it. A column needs
+    /// a name: an empty key gets one as CSV's unnamed columns do
+    /// (`column{i}`), and a name taken by another key gets `_1`, `_2`, ...
     pub fn columns(&self) -> Vec<Column> {
         let n = self.top.keys.len();
+        let mut taken: HashSet<String> = self.top.keys.iter().map(|k| k.0.clone()).collect();
         self.top
             .keys
             .iter()
             .enumerate()
-            .map(|(i, (key, shape, _))| Column {
-                // A column needs a name; an empty key gets one as CSV's
-                // unnamed columns do.
-                name: if key.is_empty() {
-                    format!("column{i:0w$}", w = n.to_string().len())
+            .map(|(i, (key, shape, _))| {
+                let name = if key.is_empty() {
+                    let base = format!("column{i:0w$}", w = n.to_string().len());
+                    let mut name = base.clone();
+                    let mut k = 1;
+                    while !taken.insert(name.clone()) {
+                        name = format!("{base}_{k}");
+                        k += 1;
+                    }
+                    name
                 } else {
                     key.clone()
-                },
-                path: KeyPath(vec![key.clone()]),
-                ty: type_of(shape),
-                nullable: true,
+                };
+                Column { name, path: KeyPath(vec![key.clone()]), ty: type_of(shape), nullable: true }
             })
             .collect()
     }
@@ -359,12 +365,13 @@ mod tests {
     #[test]
     fn printed_fields_name_their_keys_and_quote_their_types() {
         let mut s = Sample::default();
-        s.add(br#"{"a.b": 1, "": "x", "n": {"k y": [1.5]}}"#);
+        s.add(br#"{"a.b": 1, "": "x", "n": {"k y": [1.5]}, "column1": 2}"#);
         let columns = s.columns();
         let toml = runtime_plugin_sdk::inferred::fields_toml(&entries(&columns));
         // The name is the path as one key: no `path` needed, dots or not.
         assert!(toml.contains(r#"{ name = "a.b", type = "int64" }"#), "{toml}");
-        assert!(toml.contains(r#"{ name = "column1", path = [""], type = "string" }"#), "{toml}");
+        // The empty key's name is not the name of another key.
+        assert!(toml.contains(r#"{ name = "column1_1", path = [""], type = "string" }"#), "{toml}");
         assert!(toml.contains(r#"type = "struct<\"k y\": list<float64>>""#), "{toml}");
     }
 }
