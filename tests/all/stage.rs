@@ -7,7 +7,8 @@
 //! nothing; the losing attempt's files are never referenced and `--clean`
 //! removes them; `--resume` reads the distributed run like any other. The
 //! same for a Parquet folder, and the refusals (duplicate attempts, a name
-//! used twice, a single Parquet file, an aggregation).
+//! used twice, a single Parquet file, an aggregation). And two drivers
+//! committing the same attempts at once: each row lands once.
 
 use crate::tables::folder_rows;
 use crate::util::Case;
@@ -389,4 +390,63 @@ fn an_overwrite_is_replaced_by_the_first_commit_of_the_run_only() {
     assert!(second.stdout().contains("the run is complete"), "{}", second.stdout());
     c.run(&["run", "pipeline.toml", "--set", "sinks.t.path=\"ref/t\"", "--quiet"]).expect_code(0);
     assert_eq!(py_delta(&c.path("out/t")).0, py_delta(&c.path("ref/t")).0, "every row once");
+}
+
+/// Two drivers that commit the same staged attempts at the same moment
+/// (a launcher started twice, a driver restarted while its first attempt
+/// still runs): whichever way the race goes, the table holds every row
+/// once and references only files that exist. The loser either finds the
+/// splits committed (nothing to commit), or is refused: by the table's
+/// `txn` conflict (Delta: both commits carry the pipeline's application id),
+/// by the folder's lock (Parquet folder), or because the winner consumed
+/// the attempt folders it names.
+#[test]
+fn two_drivers_committing_at_once_commit_each_row_once() {
+    for (format, rows_of) in [("delta", "delta"), ("parquet", "folder")] {
+        for round in 0..3 {
+            let c = case(format, "");
+            task_files(&c);
+            let (m1, _) = stage(&c, "task-1.json", "task-1-a0");
+            let (m2, _) = stage(&c, "task-2.json", "task-2-a0");
+            let start = || {
+                crate::util::runtime()
+                    .args(["commit", "pipeline.toml", &m1, &m2])
+                    .current_dir(c.path(""))
+                    .output()
+            };
+            let (a, b) = std::thread::scope(|s| {
+                let a = s.spawn(start);
+                let b = s.spawn(start);
+                (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+            });
+            let text = |o: &std::process::Output| {
+                format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+            };
+            let said = format!("{format} round {round}:\n--- a\n{}\n--- b\n{}", text(&a), text(&b));
+            assert!(a.status.success() || b.status.success(), "one of the two commits: {said}");
+            let ids: Vec<i64> = if rows_of == "delta" {
+                let (rows, files) = py_delta(&c.path("out/t"));
+                for f in &files {
+                    let local = f.strip_prefix("file://").unwrap_or(f);
+                    assert!(Path::new(local).exists(), "a referenced file is missing: {f}; {said}");
+                }
+                rows.iter()
+                    .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap()["id"].as_i64().unwrap())
+                    .collect()
+            } else {
+                use arrow_array::cast::AsArray;
+                folder_rows(&c.path("out/t"))
+                    .iter()
+                    .flat_map(|b| {
+                        let col =
+                            b.column_by_name("id").unwrap().as_primitive::<arrow_array::types::Int64Type>();
+                        col.values().to_vec()
+                    })
+                    .collect()
+            };
+            assert_eq!(ids.len(), 100, "every row once: {said}");
+            let distinct: BTreeSet<i64> = ids.iter().copied().collect();
+            assert_eq!(distinct.len(), 100, "no row twice: {said}");
+        }
+    }
 }
