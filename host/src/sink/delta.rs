@@ -83,11 +83,22 @@ impl DeltaSink {
                     .with_table_name(stage.name.clone())
                     .with_columns(fields)
                     .with_partition_columns(settings.partition_by.clone())
-                    .with_save_mode(SaveMode::ErrorIfExists);
-                let t = rt
-                    .block_on(create.into_future())
-                    .context(|| format!("creating the Delta table {shown}"))?;
-                (t, false)
+                    .with_save_mode(SaveMode::ErrorIfExists)
+                    // Two drivers creating the table at the same moment: the
+                    // loser's creation is not retried on top of the winner's
+                    // (which would leave a second, empty version); it loads
+                    // the table the winner made instead.
+                    .with_commit_properties(CommitProperties::default().with_max_retries(0));
+                match rt.block_on(create.into_future()) {
+                    Ok(t) => (t, false),
+                    Err(_) if abs.join("_delta_log").join(format!("{:020}.json", 0)).is_file() => {
+                        let t = rt
+                            .block_on(async { DeltaTableBuilder::from_url(url.clone())?.load().await })
+                            .context(|| format!("opening the Delta table {shown}"))?;
+                        (t, true)
+                    }
+                    Err(e) => return Err(e).context(|| format!("creating the Delta table {shown}")),
+                }
             }
             Err(e) => return Err(e).context(|| format!("opening the Delta table {shown}")),
         };
