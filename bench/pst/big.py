@@ -61,9 +61,10 @@ CHECK = REPO / "tests/pst/synth_runtime_check.py"
 LOCK = "/work/.bench.lock"
 SMALL = 500
 
+# memory.py fills the same template with other limits and sink settings.
 PIPELINE = """version = 1
 name = "pst-big-bench"
-
+{run}
 [source]
 plugin = "pst"
 inputs = [{inputs}]
@@ -71,19 +72,19 @@ max_split_bytes = "{max_split}"
 options = {{ attachment_content = false }}
 
 [source.limits]
-memory = "512 MiB"
+memory = "{memory}"
 time = "60 min"
 
 [sinks.messages]
 input = "messages"
 format = "parquet"
 path = "{out}/messages.parquet"
-
+{sink}
 [sinks.attachments]
 input = "attachments"
 format = "parquet"
 path = "{out}/attachments.parquet"
-"""
+{sink}"""
 
 
 def uptime():
@@ -211,7 +212,8 @@ def write_pipeline(files, out, max_split):
     OUT.mkdir(parents=True, exist_ok=True)
     pipeline = OUT / "pipeline.toml"
     inputs = ", ".join(json.dumps(str(f)) for f in files)
-    pipeline.write_text(PIPELINE.format(inputs=inputs, out=out, max_split=max_split))
+    pipeline.write_text(PIPELINE.format(inputs=inputs, out=out, max_split=max_split, memory="512 MiB", run="",
+                                        sink=""))
     return pipeline
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Where the runtime's peak memory on a big mailbox comes from (issue 12):
-the same pipeline as big.py on synthesized mailboxes of two sizes, with the
+big.py's pipeline on synthesized mailboxes of two sizes, with the
 sinks' row groups and the staging budget held small, at two plugin memory
 limits (`[source.limits] memory`). Each run's peak resident memory (the
 process tree, sampled every 10 ms) and its trace at 10/25/50/75/100% of
@@ -26,44 +26,18 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import RssSampler  # noqa: E402
+from big import PIPELINE  # noqa: E402  (big.py's pipeline, other settings)
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "bench/out/pstbig"
 
-PIPELINE = """version = 1
-name = "pst-memory"
-
-[run]
-workers = 2
-max_staged_bytes = "32 MiB"
-
-[source]
-plugin = "pst"
-inputs = ["{input}"]
-max_split_bytes = "256 MiB"
-options = {{ attachment_content = false }}
-
-[source.limits]
-memory = "{limit}"
-time = "60 min"
-
-[sinks.messages]
-input = "messages"
-format = "parquet"
-path = "out/messages.parquet"
-row_group_bytes = "{row_group}"
-
-[sinks.attachments]
-input = "attachments"
-format = "parquet"
-path = "out/attachments.parquet"
-row_group_bytes = "{row_group}"
-"""
-
 
 def run(binary, pst, limit, row_group):
     with tempfile.TemporaryDirectory() as work:
-        Path(work, "pipeline.toml").write_text(PIPELINE.format(input=Path(pst).resolve(), limit=limit, row_group=row_group))
+        text = PIPELINE.format(inputs=json.dumps(str(Path(pst).resolve())), out="out", max_split="256 MiB",
+                               memory=limit, run='[run]\nworkers = 2\nmax_staged_bytes = "32 MiB"\n',
+                               sink=f'row_group_bytes = "{row_group}"\n')
+        Path(work, "pipeline.toml").write_text(text)
         proc = subprocess.Popen([binary, "run", "pipeline.toml", "-q", "--report", "report.json"], cwd=work,
                                 stdout=subprocess.DEVNULL)
         with RssSampler(proc.pid) as rss:
