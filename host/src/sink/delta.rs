@@ -69,8 +69,9 @@ impl DeltaSink {
         let settings = stage.table.clone();
 
         // A folder without a log is a new table (loading it would only fail).
+        let load = || rt.block_on(async { DeltaTableBuilder::from_url(url.clone())?.load().await });
         let loaded = if abs.join("_delta_log").is_dir() {
-            rt.block_on(async { DeltaTableBuilder::from_url(url.clone())?.load().await })
+            load()
         } else {
             Err(DeltaTableError::NotATable(shown.clone()))
         };
@@ -92,10 +93,7 @@ impl DeltaSink {
                 match rt.block_on(create.into_future()) {
                     Ok(t) => (t, false),
                     Err(_) if abs.join("_delta_log").join(format!("{:020}.json", 0)).is_file() => {
-                        let t = rt
-                            .block_on(async { DeltaTableBuilder::from_url(url.clone())?.load().await })
-                            .context(|| format!("opening the Delta table {shown}"))?;
-                        (t, true)
+                        (load().context(|| format!("opening the Delta table {shown}"))?, true)
                     }
                     Err(e) => return Err(e).context(|| format!("creating the Delta table {shown}")),
                 }

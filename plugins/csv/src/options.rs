@@ -122,7 +122,6 @@ impl FieldType {
         }
     }
 
-    /// The field type whose Arrow type is `ty` (what `configure` hands back).
     /// The name `fields` gives the type.
     pub fn name(self) -> &'static str {
         match self {
@@ -135,6 +134,7 @@ impl FieldType {
         }
     }
 
+    /// The field type whose Arrow type is `ty` (what `configure` hands back).
     pub fn from_data_type(ty: &DataType) -> Option<FieldType> {
         Some(match ty {
             DataType::Utf8 => FieldType::String,

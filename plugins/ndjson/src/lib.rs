@@ -61,7 +61,6 @@ impl Reader for Ndjson {
     }
 
     fn new(options: Options) -> Result<Self> {
-        options.validate()?;
         let columns = options.columns()?;
         let schema = columns.as_ref().map(|c| Arc::new(options::schema(c, false)));
         Ok(Ndjson { options, columns, schema })
@@ -201,7 +200,7 @@ impl LineSink for BatchSink<'_> {
 
 /// One line of the input, as [`read_lines`] hands it on.
 pub enum Line<'a> {
-    /// A line (without its newline, `\r` included) and its 1-based number.
+    /// A line (without its `\n` or `\r\n`) and its 1-based number.
     Text(&'a [u8], u64),
     /// A line longer than `max_line_bytes`, skipped; its number.
     TooLong(u64),
@@ -279,8 +278,8 @@ pub fn read_lines(
 }
 
 fn text_or_long(raw: &[u8], line_no: u64, max_line_bytes: usize) -> Line<'_> {
-    let len = raw.strip_suffix(b"\r").unwrap_or(raw).len();
-    if len > max_line_bytes { Line::TooLong(line_no) } else { Line::Text(raw, line_no) }
+    let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if line.len() > max_line_bytes { Line::TooLong(line_no) } else { Line::Text(line, line_no) }
 }
 
 /// Reads every line of a split into `sink`: parsed, checked and appended,
@@ -298,14 +297,13 @@ pub fn read_split(
     read_lines(size, fetch, at_file_start, options.max_line_bytes, |line| {
         match line {
             Line::TooLong(line_no) => sink.reject(line_no, &too_long),
-            Line::Text(raw, line_no) => handle_line(raw, line_no, &mut parser, sink)?,
+            Line::Text(line, line_no) => handle_line(line, line_no, &mut parser, sink)?,
         }
         Ok(Flow::Go)
     })
 }
 
-fn handle_line(raw: &[u8], line_no: u64, parser: &mut LineParser, sink: &mut impl LineSink) -> Result<()> {
-    let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+fn handle_line(line: &[u8], line_no: u64, parser: &mut LineParser, sink: &mut impl LineSink) -> Result<()> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
@@ -355,7 +353,6 @@ mod tests {
 
     fn run(json_opts: &str, data: &[u8], chunk_limit: usize) -> Collect {
         let options: Options = runtime_plugin_sdk::options::parse(json_opts).unwrap();
-        options.validate().unwrap();
         let columns = options.columns().unwrap().unwrap();
         let schema = Arc::new(options::schema(&columns, false));
         let mut sink = Collect {

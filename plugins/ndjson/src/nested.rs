@@ -60,9 +60,17 @@ impl<'de> DeserializeSeed<'de> for TreeSeed<'_> {
 }
 
 impl TreeSeed<'_> {
-    /// A scalar leaf as read; `text` is the string read, if it was one.
-    fn scalar<E: de::Error>(read: Result<Scalar, String>, text: &str) -> Result<Tree, E> {
-        Ok(match read.map_err(E::custom)? {
+    /// A scalar JSON value (`found` names its kind in errors; `text` is the
+    /// string, if it is one) read by `read` as this leaf's scalar type; a
+    /// list, struct or map type does not take it.
+    fn leaf<E: de::Error>(
+        &self,
+        found: &str,
+        text: &str,
+        read: impl FnOnce(FieldType) -> Result<Scalar, String>,
+    ) -> Result<Tree, E> {
+        let Type::Scalar(ty) = self.ty else { return Err(E::custom(self.mismatch(found))) };
+        Ok(match read(*ty).map_err(E::custom)? {
             Scalar::Int(x) => Tree::Int(x),
             Scalar::Float(x) => Tree::Float(x),
             Scalar::Bool(x) => Tree::Bool(x),
@@ -90,34 +98,19 @@ impl<'de> Visitor<'de> for TreeSeed<'_> {
         Ok(Tree::Null)
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Tree, E> {
-        match self.ty {
-            Type::Scalar(t) => Self::scalar(scalar::of_bool(*t, v), ""),
-            _ => Err(E::custom(self.mismatch("a boolean"))),
-        }
+        self.leaf("a boolean", "", |t| scalar::of_bool(t, v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Tree, E> {
-        match self.ty {
-            Type::Scalar(t) => Self::scalar(scalar::of_i64(*t, v), ""),
-            _ => Err(E::custom(self.mismatch("a number"))),
-        }
+        self.leaf("a number", "", |t| scalar::of_i64(t, v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Tree, E> {
-        match self.ty {
-            Type::Scalar(t) => Self::scalar(scalar::of_u64(*t, v), ""),
-            _ => Err(E::custom(self.mismatch("a number"))),
-        }
+        self.leaf("a number", "", |t| scalar::of_u64(t, v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Tree, E> {
-        match self.ty {
-            Type::Scalar(t) => Self::scalar(scalar::of_f64(*t, v), ""),
-            _ => Err(E::custom(self.mismatch("a number"))),
-        }
+        self.leaf("a number", "", |t| scalar::of_f64(t, v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Tree, E> {
-        match self.ty {
-            Type::Scalar(t) => Self::scalar(scalar::of_str(*t, v), v),
-            _ => Err(E::custom(self.mismatch("a string"))),
-        }
+        self.leaf("a string", v, |t| scalar::of_str(t, v))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
         let Type::List(item) = self.ty else {

@@ -5,7 +5,7 @@
 //! Options are checked in two steps: serde reads them (an unknown key or a
 //! type that does not parse is named with its path, `fields[2].type`), then
 //! [`Options::columns`] resolves them into [`Column`]s and checks what serde
-//! cannot (unique names, paths that do not overlap).
+//! cannot (sizes, unique names and paths).
 
 use crate::types::Type;
 use arrow_schema::{DataType, Schema, TimeUnit};
@@ -236,8 +236,9 @@ fn tree_type(ty: &TypeSpec, members: Option<&[MemberSpec]>, at: &str) -> Result<
 }
 
 impl Options {
-    /// Checks the sizes; the columns are checked by [`Options::columns`].
-    pub fn validate(&self) -> Result<()> {
+    /// Checks everything serde cannot, and resolves the declared columns
+    /// (`None` when they are to be inferred).
+    pub fn columns(&self) -> Result<Option<Vec<Column>>> {
         if self.batch_rows == 0 {
             return Err(Error::invalid_options("batch_rows: must be at least 1"));
         }
@@ -247,14 +248,6 @@ impl Options {
         if self.sample_rows == 0 {
             return Err(Error::invalid_options("sample_rows: must be at least 1"));
         }
-        if let Some(fields) = &self.fields {
-            columns(fields)?;
-        }
-        Ok(())
-    }
-
-    /// The declared columns; `None` when they are to be inferred.
-    pub fn columns(&self) -> Result<Option<Vec<Column>>> {
         self.fields.as_deref().map(columns).transpose()
     }
 
@@ -325,7 +318,7 @@ mod tests {
 
     fn parse(json: &str) -> Result<Options> {
         let o: Options = runtime_plugin_sdk::options::parse(json)?;
-        o.validate()?;
+        o.columns()?;
         Ok(o)
     }
 
