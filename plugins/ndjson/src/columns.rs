@@ -9,7 +9,7 @@ use crate::scalar;
 use crate::types::Type;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::SchemaRef;
-use typed_columns::{Cell, Column};
+use typed_columns::{Cell, Column, Kind};
 
 enum Builder {
     Scalar(Column),
@@ -32,6 +32,7 @@ impl Columns {
             .iter()
             .zip(schema.fields())
             .map(|(c, f)| match &c.ty {
+                Type::Scalar(_) if c.dictionary => Builder::Scalar(Column::new(Kind::DictUtf8, capacity)),
                 Type::Scalar(t) => Builder::Scalar(Column::new(scalar::kind(*t), capacity)),
                 nested => Builder::Nested(NestedColumn::new(nested, f.data_type(), capacity)),
             })

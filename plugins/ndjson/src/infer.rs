@@ -197,7 +197,7 @@ impl Sample {
                 } else {
                     key.clone()
                 };
-                Column { name, path: KeyPath(vec![key.clone()]), ty: type_of(shape), nullable: true }
+                Column::plain(name, KeyPath(vec![key.clone()]), type_of(shape), true)
             })
             .collect()
     }

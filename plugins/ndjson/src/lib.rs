@@ -125,12 +125,12 @@ impl Reader for Ndjson {
                         f.data_type()
                     ))
                 })?;
-                columns.push(Column {
-                    name: f.name().clone(),
-                    path: options::KeyPath(vec![f.name().clone()]),
+                columns.push(Column::plain(
+                    f.name().clone(),
+                    options::KeyPath(vec![f.name().clone()]),
                     ty,
-                    nullable: true,
-                });
+                    true,
+                ));
             }
             self.columns = Some(columns);
             self.schema = Some(schema.clone());

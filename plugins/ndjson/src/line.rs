@@ -360,12 +360,7 @@ mod tests {
 
     fn fields(spec: &[(&str, FieldType)]) -> Vec<Column> {
         spec.iter()
-            .map(|(n, t)| Column {
-                name: n.to_string(),
-                path: KeyPath(vec![n.to_string()]),
-                ty: Type::Scalar(*t),
-                nullable: true,
-            })
+            .map(|(n, t)| Column::plain(n.to_string(), KeyPath(vec![n.to_string()]), Type::Scalar(*t), true))
             .collect()
     }
 

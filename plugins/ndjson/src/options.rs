@@ -8,7 +8,7 @@
 //! cannot (sizes, unique names and paths).
 
 use crate::types::Type;
-use arrow_schema::{DataType, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use runtime_plugin_sdk::error::{Error, Result};
 use runtime_plugin_sdk::info::OptionSpec;
 use serde::Deserialize;
@@ -53,6 +53,11 @@ pub struct FieldSpec {
     /// When false, a line where the value is null or missing is rejected.
     #[serde(default = "yes")]
     pub nullable: bool,
+    /// Produce `dictionary<int32, utf8>` (a `string` or `json` field): each
+    /// distinct value once per batch. For values that repeat, such as
+    /// labels or names, batches are much smaller to move and to work on.
+    #[serde(default)]
+    pub dictionary: bool,
 }
 
 /// A member of a struct written as a tree.
@@ -157,6 +162,26 @@ pub struct Column {
     pub path: KeyPath,
     pub ty: Type,
     pub nullable: bool,
+    /// Dictionary-encoded per batch (only `string` and `json`).
+    pub dictionary: bool,
+}
+
+impl Column {
+    /// A column read as it is (not dictionary-encoded).
+    pub fn plain(name: String, path: KeyPath, ty: Type, nullable: bool) -> Self {
+        Column { name, path, ty, nullable, dictionary: false }
+    }
+
+    /// The Arrow field; `mark_json` as in [`Type::data_type`].
+    pub fn field(&self, mark_json: bool) -> Field {
+        let field = self.ty.field(&self.name, mark_json).with_nullable(self.nullable);
+        if self.dictionary {
+            let values = field.data_type().clone();
+            field.with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(values)))
+        } else {
+            field
+        }
+    }
 }
 
 /// The scalar types (utf8, int64, ...) and how a JSON value is read as one.
@@ -248,7 +273,13 @@ impl Options {
         if self.sample_rows == 0 {
             return Err(Error::invalid_options("sample_rows: must be at least 1"));
         }
-        self.fields.as_deref().map(columns).transpose()
+        let columns = self.fields.as_deref().map(columns).transpose()?;
+        if self.batch_rows > i32::MAX as usize && columns.iter().flatten().any(|c| c.dictionary) {
+            return Err(Error::invalid_options(
+                "batch_rows: at most 2147483647 with dictionary fields (their keys are int32)",
+            ));
+        }
+        Ok(columns)
     }
 
     /// The option reference shown by `runtime plugins inspect`.
@@ -256,14 +287,15 @@ impl Options {
         vec![
             OptionSpec::new(
                 "fields",
-                "list of {name, path?, type, nullable?, fields?}",
+                "list of {name, path?, type, nullable?, dictionary?, fields?}",
                 "Columns to read, in order. `type` is one of string, json (the value's JSON text), \
                  int64, float64, boolean, date (YYYY-MM-DD or an RFC 3339 date-time, taken as its \
                  UTC date), timestamp (RFC 3339, µs UTC), or nested: list<T>, struct<name: T, ...> \
                  (or type = \"struct\" with member `fields`), map<string, T>. `path` is where the \
                  value is: a key, a dotted path (\"metadata.labels.app\") or a list of keys \
                  (default: name). `nullable = false` rejects lines where the value is null or \
-                 missing. Omitted: the columns are inferred from a sample of the inputs, and \
+                 missing. `dictionary = true` (string, json) produces dictionary<int32, utf8>, each \
+                 distinct value once per batch: for values that repeat. Omitted: the columns are inferred from a sample of the inputs, and \
                  `runtime validate` prints them.",
             )
             .default_value("inferred from the inputs"),
@@ -300,16 +332,21 @@ fn columns(fields: &[FieldSpec]) -> Result<Vec<Column>> {
             )));
         }
         let ty = tree_type(&f.ty, f.fields.as_deref(), &format!("fields[{i}]"))?;
-        out.push(Column { name: f.name.clone(), path, ty, nullable: f.nullable });
+        if f.dictionary && !matches!(ty, Type::Scalar(FieldType::String | FieldType::Json)) {
+            return Err(Error::invalid_options(format!(
+                "fields[{i}].dictionary: only string and json fields can be dictionary-encoded; \
+                 `{}` is {ty}",
+                f.name
+            )));
+        }
+        out.push(Column { name: f.name.clone(), path, ty, nullable: f.nullable, dictionary: f.dictionary });
     }
     Ok(out)
 }
 
 /// The schema of columns; `mark_json` as in [`Type::data_type`].
 pub fn schema(columns: &[Column], mark_json: bool) -> Schema {
-    Schema::new(
-        columns.iter().map(|c| c.ty.field(&c.name, mark_json).with_nullable(c.nullable)).collect::<Vec<_>>(),
-    )
+    Schema::new(columns.iter().map(|c| c.field(mark_json)).collect::<Vec<_>>())
 }
 
 #[cfg(test)]
@@ -382,6 +419,19 @@ mod tests {
         let e = parse(r#"{"fields":[{"name":"m","type":"int64","fields":[{"name":"a","type":"int64"}]}]}"#)
             .unwrap_err();
         assert!(e.message.starts_with("fields[0].fields: only a field of type"), "{}", e.message);
+    }
+
+    #[test]
+    fn dictionary_fields_are_strings_or_json() {
+        let c =
+            cols(r#"{"fields":[{"name":"l","type":"json","dictionary":true},{"name":"s","type":"string"}]}"#)
+                .unwrap();
+        let s = schema(&c, false);
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        assert_eq!(s.field(0).data_type(), &dict);
+        assert_eq!(s.field(1).data_type(), &DataType::Utf8);
+        let e = parse(r#"{"fields":[{"name":"n","type":"int64","dictionary":true}]}"#).unwrap_err();
+        assert!(e.message.starts_with("fields[0].dictionary: only string and json"), "{}", e.message);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Column builders for the scalar types the text readers produce (`ndjson`
-//! and `csv`: utf8, int64, float64, boolean, date32, timestamp µs UTC).
+//! and `csv`: utf8, int64, float64, boolean, date32, timestamp µs UTC, and
+//! utf8 dictionary-encoded per batch).
 //!
 //! Both readers parse a record's fields into values first and append the
 //! row only when every field is good, so a bad record leaves no trace; this
@@ -9,8 +10,10 @@
 //! such builder on its own, for the scalar leaves of nested columns.
 
 use arrow_array::builder::{
-    BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+    TimestampMicrosecondBuilder,
 };
+use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, SchemaRef};
 use std::sync::Arc;
@@ -19,6 +22,12 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Utf8,
+    /// `dictionary<int32, utf8>`: each distinct string once per batch, and
+    /// an int32 key per row. For columns whose values repeat (labels,
+    /// names): the batch is a fraction of the size, so it crosses the
+    /// sandbox boundary and the host's channels for less, and a consumer
+    /// can work once per distinct value.
+    DictUtf8,
     Int64,
     Float64,
     Boolean,
@@ -42,6 +51,9 @@ pub enum Cell<'a> {
 /// A builder for one column of a scalar [`Kind`].
 pub enum Column {
     Str(StringBuilder),
+    /// Deduplicates by hashing each value (arrow's builder); `finish`
+    /// starts the next batch with an empty dictionary.
+    Dict(StringDictionaryBuilder<Int32Type>),
     Int(Int64Builder),
     Float(Float64Builder),
     Bool(BooleanBuilder),
@@ -53,6 +65,7 @@ impl Column {
     pub fn new(kind: Kind, n: usize) -> Self {
         match kind {
             Kind::Utf8 => Column::Str(StringBuilder::with_capacity(n, n * 16)),
+            Kind::DictUtf8 => Column::Dict(StringDictionaryBuilder::with_capacity(n, n / 16 + 1, n)),
             Kind::Int64 => Column::Int(Int64Builder::with_capacity(n)),
             Kind::Float64 => Column::Float(Float64Builder::with_capacity(n)),
             Kind::Boolean => Column::Bool(BooleanBuilder::with_capacity(n)),
@@ -64,16 +77,22 @@ impl Column {
     }
 
     /// Appends one value; a mismatched kind or [`Cell::Null`] appends a null.
+    ///
+    /// A dictionary column panics past 2^31 distinct values in one batch
+    /// (its int32 keys), as a utf8 one does past 2 GiB of text: the readers
+    /// cap their batches far below either.
     #[inline]
     pub fn append(&mut self, cell: Cell) {
         match (self, cell) {
             (Column::Str(b), Cell::Text(s)) => b.append_value(s),
+            (Column::Dict(b), Cell::Text(s)) => b.append_value(s),
             (Column::Int(b), Cell::Int(x)) => b.append_value(x),
             (Column::Float(b), Cell::Float(x)) => b.append_value(x),
             (Column::Bool(b), Cell::Bool(x)) => b.append_value(x),
             (Column::Date(b), Cell::Date(x)) => b.append_value(x),
             (Column::Micros(b), Cell::Micros(x)) => b.append_value(x),
             (Column::Str(b), _) => b.append_null(),
+            (Column::Dict(b), _) => b.append_null(),
             (Column::Int(b), _) => b.append_null(),
             (Column::Float(b), _) => b.append_null(),
             (Column::Bool(b), _) => b.append_null(),
@@ -86,6 +105,7 @@ impl Column {
     pub fn finish(&mut self) -> ArrayRef {
         match self {
             Column::Str(b) => Arc::new(b.finish()),
+            Column::Dict(b) => Arc::new(b.finish()),
             Column::Int(b) => Arc::new(b.finish()),
             Column::Float(b) => Arc::new(b.finish()),
             Column::Bool(b) => Arc::new(b.finish()),
@@ -155,5 +175,27 @@ mod tests {
         assert_eq!(batch.column(1).null_count(), 1);
         assert_eq!(b.rows(), 0);
         assert_eq!(b.flush().unwrap().num_rows(), 0);
+    }
+
+    #[test]
+    fn dictionary_columns_hold_each_value_once_per_batch() {
+        use arrow_array::cast::AsArray;
+        let mut col = Column::new(Kind::DictUtf8, 4);
+        for cell in [Cell::Text("a"), Cell::Text("b"), Cell::Null, Cell::Text("a"), Cell::Int(3)] {
+            col.append(cell);
+        }
+        let array = col.finish();
+        let dict = array.as_dictionary::<Int32Type>();
+        assert_eq!(dict.values().as_string::<i32>().iter().collect::<Vec<_>>(), [Some("a"), Some("b")]);
+        let keys: Vec<Option<i32>> = dict.keys().iter().collect();
+        assert_eq!(keys, [Some(0), Some(1), None, Some(0), None]);
+        // The next batch starts a new dictionary.
+        col.append(Cell::Text("b"));
+        let next = col.finish();
+        assert_eq!(next.as_dictionary::<Int32Type>().values().len(), 1);
+        assert_eq!(
+            next.data_type(),
+            &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+        );
     }
 }
