@@ -274,3 +274,52 @@ fn dictionary_output_holds_the_same_values() {
         }
     }
 }
+
+/// `input` with the labels column dictionary-encoded (as the `ndjson`
+/// reader's `dictionary = true` makes it).
+fn dictionary_input(rows: &[(i32, &str, &str, Option<&str>)]) -> RecordBatch {
+    let plain = input(rows);
+    let mut labels = arrow_array::builder::StringDictionaryBuilder::<arrow_array::types::Int32Type>::new();
+    for row in rows {
+        labels.append_option(row.3);
+    }
+    let mut columns = plain.columns().to_vec();
+    columns[3] = Arc::new(labels.finish());
+    let mut fields: Vec<Field> = plain.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[3] = Field::new("pod_labels", columns[3].data_type().clone(), true);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+#[test]
+fn dictionary_input_gives_the_same_output() {
+    let rows: Vec<(i32, &str, &str, Option<&str>)> = (0..300)
+        .map(|i| {
+            let raw = [
+                Some(r#"{"a": "1"}"#),
+                None,
+                Some(r#""{\"b\": \"2\"}""#),
+                Some(r#"{"a":"1"}"#),
+                Some("{nope"),
+            ][i % 5];
+            (1 + (i % 3) as i32, ["ns1", "ns2"][i % 2], ["n1", "n2", "n3"][i % 3], raw)
+        })
+        .collect();
+    for entries in [65_536, 3, 0] {
+        let options = POD_USAGE_OPTIONS.replace(
+            r#""output": "labels","#,
+            &format!(r#""output": "labels", "on_invalid": "empty", "cache_entries": {entries},"#),
+        );
+        let transform = labels(&options);
+        let mut plain = transform.open(input(&[]).schema(), Mode::Single).unwrap();
+        let mut dict = transform.open(dictionary_input(&[]).schema(), Mode::Single).unwrap();
+        let a = plain.transform(&input(&rows)).unwrap();
+        let b = dict.transform(&dictionary_input(&rows)).unwrap();
+        assert_eq!(a.column_by_name("labels"), b.column_by_name("labels"), "cache_entries = {entries}");
+        assert_eq!((plain.invalid, dict.invalid), (60, 60), "counted per row, cache_entries = {entries}");
+    }
+    // With `on_invalid = "fail"` the error names the row, as for plain text.
+    let transform = labels(POD_USAGE_OPTIONS);
+    let mut dict = transform.open(dictionary_input(&[]).schema(), Mode::Single).unwrap();
+    let err = dict.process(dictionary_input(&rows[..5])).unwrap_err();
+    assert!(err.message.starts_with("row 4 of the split (row 4 of this batch)"), "{}", err.message);
+}

@@ -2,9 +2,10 @@
 //! match, then produce the canonical JSON of the merged labels through the
 //! two-level [`LabelCache`].
 //!
-//! Per row, when both levels hit: one hash lookup of the raw text, one key
-//! encoding and hash lookup per lookup, one hash lookup of a few `u32`s, and
-//! one copy of the output. Nothing is allocated. The output column is sized
+//! Per row, when both levels hit: one hash lookup of the raw text (for a
+//! dictionary column, one per distinct value in the batch, then an index by
+//! key), one key encoding and hash lookup per lookup, one hash lookup of a
+//! few `u32`s, and one copy of the output. Nothing is allocated. The output column is sized
 //! from the previous batch's average, so it is rarely regrown.
 
 use crate::cache::LabelCache;
@@ -108,15 +109,27 @@ impl LabelsTransformer {
         let mut out = OutputColumn::new(config.dictionary, rows, rows * (average + average / 8) as usize);
         let mut invalid = 0u64;
         let empty = LabelSet::empty();
+        // A dictionary column's values are looked up once per batch, by key.
+        let mut by_key = KeyMemo::new(labels.dictionary_len(), self.cache.resets);
         for row in 0..rows {
-            let (set_id, was_invalid) =
-                self.cache.set_for(labels.get(row), config.on_invalid).map_err(|e| {
-                    Error::invalid_input(format!(
-                        "row {} of the split (row {row} of this batch), column `{}`: invalid labels: {e}",
-                        self.rows_before + row as u64,
-                        config.column
-                    ))
-                })?;
+            let key = labels.dictionary_key(row);
+            let known = key.and_then(|k| by_key.get(k, self.cache.resets));
+            let (set_id, was_invalid) = match known {
+                Some(found) => found,
+                None => {
+                    let found = self.cache.set_for(labels.get(row), config.on_invalid).map_err(|e| {
+                        Error::invalid_input(format!(
+                            "row {} of the split (row {row} of this batch), column `{}`: invalid labels: {e}",
+                            self.rows_before + row as u64,
+                            config.column
+                        ))
+                    })?;
+                    if let Some(k) = key {
+                        by_key.set(k, found, self.cache.resets);
+                    }
+                    found
+                }
+            };
             invalid += u64::from(was_invalid);
             self.ids.clear();
             self.combo.clear();
@@ -161,6 +174,38 @@ impl LabelsTransformer {
         let mut columns: Vec<ArrayRef> = plan.kept.iter().map(|&i| batch.column(i).clone()).collect();
         columns.push(out.finish()?);
         Ok(RecordBatch::try_new(plan.output_schema.clone(), columns)?)
+    }
+}
+
+/// The set id (and whether it was malformed) of each dictionary value seen
+/// in this batch. Set ids are only good until the cache is next emptied, so
+/// the memo forgets everything when [`LabelCache::resets`] moves.
+struct KeyMemo {
+    sets: Vec<Option<(u32, bool)>>,
+    resets: u64,
+}
+
+impl KeyMemo {
+    fn new(values: usize, resets: u64) -> Self {
+        KeyMemo { sets: vec![None; values], resets }
+    }
+
+    #[inline]
+    fn get(&mut self, key: usize, resets: u64) -> Option<(u32, bool)> {
+        if resets != self.resets {
+            self.sets.fill(None);
+            self.resets = resets;
+        }
+        self.sets[key]
+    }
+
+    #[inline]
+    fn set(&mut self, key: usize, found: (u32, bool), resets: u64) {
+        if resets != self.resets {
+            self.sets.fill(None);
+            self.resets = resets;
+        }
+        self.sets[key] = Some(found);
     }
 }
 
