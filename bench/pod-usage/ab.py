@@ -2,7 +2,8 @@
 """Two `runtime` binaries on the pod-usage pipeline, interleaved: the cost of
 one change measured on the same data in the same minutes.
 
-    python3 bench/pod-usage/ab.py BEFORE_BINARY AFTER_BINARY [--runs 9] [--rows 1000000] [--workers 2] [--pipeline FILE]
+    python3 bench/pod-usage/ab.py BEFORE_BINARY AFTER_BINARY [--runs 9] [--rows 1000000] [--workers 2]
+        [--pipeline FILE] [--before-pipeline FILE]
 
 Each binary keeps its own compiled-plugin cache (compiled once, outside the
 timings). Runs alternate (A, B, B, A, ...) so a drift in machine load hits
@@ -17,10 +18,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import EX, checksum, generate  # noqa: E402
 
 
-def one(binary, work, env, workers):
+def one(binary, pipeline, work, env, workers):
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        p = subprocess.Popen([binary, "run", "pipeline.toml", "-q", "--workers", str(workers)], cwd=work, env=env,
+        p = subprocess.Popen([binary, "run", pipeline, "-q", "--workers", str(workers)], cwd=work, env=env,
                              stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - start
@@ -40,22 +41,27 @@ def main():
     ap.add_argument("--pipeline", default=os.path.join(EX, "pipeline.toml"),
                     help="the pipeline both run (default: examples/pod-usage/pipeline.toml; give an older "
                          "commit's when the before binary predates a key it uses)")
+    ap.add_argument("--before-pipeline",
+                    help="the pipeline the before binary runs, when it differs (a change that comes with a "
+                         "pipeline setting: measure the old pipeline on the old binary against the new on the new)")
     a = ap.parse_args()
     data = generate(a.rows)
     work = tempfile.mkdtemp(prefix="pod-ab-")
     shutil.copy(a.pipeline, os.path.join(work, "pipeline.toml"))
+    shutil.copy(a.before_pipeline or a.pipeline, os.path.join(work, "pipeline-before.toml"))
     os.symlink(data, os.path.join(work, "data"))
     sides = {}
     for name, binary in (("before", a.before), ("after", a.after)):
         env = dict(os.environ, RUNTIME_CACHE_DIR=os.path.join(work, f"cache-{name}"))
-        one(binary, work, env, a.workers)  # compile the plugins into the cache, warm the page cache
-        sides[name] = {"binary": binary, "env": env, "wall": [], "cpu": [],
+        pipeline = "pipeline-before.toml" if name == "before" else "pipeline.toml"
+        one(binary, pipeline, work, env, a.workers)  # compile the plugins into the cache, warm the page cache
+        sides[name] = {"binary": binary, "pipeline": pipeline, "env": env, "wall": [], "cpu": [],
                        "checksum": checksum(os.path.join(work, "out/pod_usage_daily.parquet"))}
     order = ["before", "after"]
     for i in range(a.runs):
         for name in order if i % 2 == 0 else reversed(order):
             s = sides[name]
-            wall, cpu = one(s["binary"], work, s["env"], a.workers)
+            wall, cpu = one(s["binary"], s["pipeline"], work, s["env"], a.workers)
             s["wall"].append(wall)
             s["cpu"].append(cpu)
     load = os.getloadavg()

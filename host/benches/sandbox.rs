@@ -264,8 +264,11 @@ fn ipc_round_trip(c: &mut Criterion) {
 /// The bundled `labels` transform on the same batch, with and without the
 /// host's column projection (WIT 0.2.0 `input-columns`): without it every
 /// column crosses into the sandbox; with it only `labels` does, and the
-/// host re-attaches the rest. The identity round trip of the projected
-/// batch is what crossing costs the projected transform.
+/// host re-attaches the rest. Then with the labels column dictionary-encoded
+/// as the pod-usage pipeline reads it (the `ndjson` reader's `dictionary =
+/// true`) and the merged column written as a dictionary (the `labels`
+/// transform's `dictionary = true`). The identity round trip of each
+/// projected batch is what crossing costs the transform.
 fn projection(c: &mut Criterion) {
     let runtime = runtime();
     let batch = batch();
@@ -275,39 +278,81 @@ fn projection(c: &mut Criterion) {
     let projected_ipc = ipc::encode_schema(&projected.schema()).unwrap();
     let projected_bytes = ipc::encode_batch(&projected).unwrap();
     let out_schema = Schema::new(vec![Field::new("merged", DataType::Utf8, false)]);
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let dict_labels = arrow_cast::cast(projected.column(0), &dict_type).unwrap();
+    let dict_schema = Arc::new(Schema::new(vec![Field::new("labels", dict_type.clone(), true)]));
+    let dict_batch = RecordBatch::try_new(dict_schema.clone(), vec![dict_labels]).unwrap();
+    let dict_ipc = ipc::encode_schema(&dict_schema).unwrap();
+    let dict_bytes = ipc::encode_batch(&dict_batch).unwrap();
+    let dict_out_schema = Schema::new(vec![Field::new("merged", dict_type, false)]);
 
     let labels = runtime.load(&PluginRef::Named("labels".into())).unwrap();
-    let options = r#"{"column":"labels","output":"merged"}"#;
-    let open_labels = |input: &Vec<u8>| {
+    let plain_out = r#"{"column":"labels","output":"merged"}"#;
+    let dict_out = r#"{"column":"labels","output":"merged","dictionary":true}"#;
+    let open_labels = |options: &str, input: &Vec<u8>| {
         let mut t = runtime.transform(&labels, &stage("transforms.labels", options)).unwrap();
         t.init(options, &[]).unwrap();
         let open = t.open("bench", input, TransformMode::Single).unwrap();
         (t, open)
     };
-    let (mut all_in, all_open) = open_labels(&full_ipc);
-    let (mut one_in, one_open) = open_labels(&projected_ipc);
+    let (mut all_in, all_open) = open_labels(plain_out, &full_ipc);
+    let (mut one_in, one_open) = open_labels(plain_out, &projected_ipc);
+    let (mut one_dict_out, one_dict_out_open) = open_labels(dict_out, &projected_ipc);
+    let (mut dict_in, dict_in_open) = open_labels(dict_out, &dict_ipc);
     let identity = load_fixture(&runtime, "identity");
-    let mut id = runtime.transform(&identity, &stage("transforms.identity", "{}")).unwrap();
-    id.init("{}", &[]).unwrap();
-    let id_open = id.open("bench", &projected_ipc, TransformMode::Single).unwrap();
+    let open_identity = |input: &Vec<u8>| {
+        let mut id = runtime.transform(&identity, &stage("transforms.identity", "{}")).unwrap();
+        id.init("{}", &[]).unwrap();
+        let open = id.open("bench", input, TransformMode::Single).unwrap();
+        (id, open)
+    };
+    let (mut id, id_open) = open_identity(&projected_ipc);
+    let (mut id_dict, id_dict_open) = open_identity(&dict_ipc);
     let projected_schema = projected.schema();
+    let mb = |bytes: &Vec<u8>| format!("{:.2} MB", bytes.len() as f64 / 1e6);
 
     let mut g = c.benchmark_group("labels transform, 64k rows");
     g.measurement_time(Duration::from_secs(6));
     g.sample_size(30);
-    g.bench_function("wasm labels, no projection: all 6 columns in (9.4 MB), labels out", |b| {
-        b.iter(|| black_box(through(&mut all_in, all_open, &full_bytes, &out_schema)));
-    });
-    g.bench_function("wasm labels, projection: the labels column in (5.3 MB), labels out", |b| {
-        b.iter(|| black_box(through(&mut one_in, one_open, &projected_bytes, &out_schema)));
-    });
+    g.bench_function(
+        format!("wasm labels, no projection: all 6 columns in ({}), labels out", mb(&full_bytes)),
+        |b| {
+            b.iter(|| black_box(through(&mut all_in, all_open, &full_bytes, &out_schema)));
+        },
+    );
+    g.bench_function(
+        format!("wasm labels, projection: the labels column in ({}), labels out", mb(&projected_bytes)),
+        |b| {
+            b.iter(|| black_box(through(&mut one_in, one_open, &projected_bytes, &out_schema)));
+        },
+    );
     g.bench_function("wasm identity, projected batch: the crossing alone", |b| {
         b.iter(|| black_box(through(&mut id, id_open, &projected_bytes, &projected_schema)));
+    });
+    g.bench_function("wasm labels, projection: the labels column in, a dictionary out", |b| {
+        b.iter(|| {
+            black_box(through(&mut one_dict_out, one_dict_out_open, &projected_bytes, &dict_out_schema))
+        });
+    });
+    g.bench_function(
+        format!(
+            "wasm labels, projection + dictionary: a dictionary labels column in ({}), a dictionary out",
+            mb(&dict_bytes)
+        ),
+        |b| {
+            b.iter(|| black_box(through(&mut dict_in, dict_in_open, &dict_bytes, &dict_out_schema)));
+        },
+    );
+    g.bench_function("wasm identity, projected dictionary batch: the crossing alone", |b| {
+        b.iter(|| black_box(through(&mut id_dict, id_dict_open, &dict_bytes, &dict_schema)));
     });
     g.finish();
     all_in.close(all_open);
     one_in.close(one_open);
+    one_dict_out.close(one_dict_out_open);
+    dict_in.close(dict_in_open);
     id.close(id_open);
+    id_dict.close(id_dict_open);
 }
 
 criterion_group!(benches, instantiation, ipc_round_trip, projection);
