@@ -16,6 +16,8 @@ pub struct Column {
     pub index: usize,
     pub ty: FieldType,
     pub nullable: bool,
+    /// Dictionary-encoded per batch (a string column).
+    pub dictionary: bool,
 }
 
 /// A converted field.
@@ -81,7 +83,8 @@ pub struct Columns {
 
 impl Columns {
     pub fn new(schema: SchemaRef, columns: &[Column], capacity: usize) -> Self {
-        Columns { builders: Builders::new(schema, columns.iter().map(|c| kind(c.ty)), capacity) }
+        let kinds = columns.iter().map(|c| if c.dictionary { Kind::DictUtf8 } else { kind(c.ty) });
+        Columns { builders: Builders::new(schema, kinds, capacity) }
     }
 
     pub fn rows(&self) -> usize {

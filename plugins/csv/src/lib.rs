@@ -317,7 +317,8 @@ fn map_columns(schema: &Schema, options: &Options, head: &Head) -> Result<Vec<Co
                 head.width
             )));
         }
-        columns.push(Column { name: f.name().clone(), index, ty, nullable: f.is_nullable() });
+        let dictionary = matches!(f.data_type(), DataType::Dictionary(..));
+        columns.push(Column { name: f.name().clone(), index, ty, nullable: f.is_nullable(), dictionary });
     }
     Ok(columns)
 }

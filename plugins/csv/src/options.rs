@@ -60,6 +60,21 @@ pub struct FieldSpec {
     /// When false, a record where the value is null is rejected.
     #[serde(default = "yes")]
     pub nullable: bool,
+    /// Produce `dictionary<int32, utf8>` (a `string` field): each distinct
+    /// value once per batch, for values that repeat.
+    #[serde(default)]
+    pub dictionary: bool,
+}
+
+impl FieldSpec {
+    /// The Arrow field this spec declares.
+    pub fn field(&self) -> Field {
+        let ty = match self.dictionary {
+            true => DataType::Dictionary(Box::new(DataType::Int32), Box::new(self.ty.data_type())),
+            false => self.ty.data_type(),
+        };
+        Field::new(&self.name, ty, self.nullable)
+    }
 }
 
 /// The type of a column and how its text is read.
@@ -138,6 +153,9 @@ impl FieldType {
     pub fn from_data_type(ty: &DataType) -> Option<FieldType> {
         Some(match ty {
             DataType::Utf8 => FieldType::String,
+            DataType::Dictionary(key, value) if **key == DataType::Int32 && **value == DataType::Utf8 => {
+                FieldType::String
+            }
             DataType::Int64 => FieldType::Int64,
             DataType::Float64 => FieldType::Float64,
             DataType::Boolean => FieldType::Boolean,
@@ -226,6 +244,13 @@ impl Options {
                         "fields[{i}].column: with header = false fields are read by position; remove `column`"
                     )));
                 }
+                if f.dictionary && f.ty != FieldType::String {
+                    return Err(Error::invalid_options(format!(
+                        "fields[{i}].dictionary: only string fields can be dictionary-encoded; `{}` is {}",
+                        f.name,
+                        f.ty.name()
+                    )));
+                }
                 if !columns.insert(f.column()) {
                     return Err(Error::invalid_options(format!(
                         "fields[{i}]: column `{}` is read by two fields; read it once",
@@ -249,9 +274,7 @@ impl Options {
     /// The schema the `fields` option declares, if it is given.
     pub fn declared_schema(&self) -> Option<Schema> {
         let fields = self.fields.as_ref()?;
-        Some(Schema::new(
-            fields.iter().map(|f| Field::new(&f.name, f.ty.data_type(), f.nullable)).collect::<Vec<_>>(),
-        ))
+        Some(Schema::new(fields.iter().map(FieldSpec::field).collect::<Vec<_>>()))
     }
 
     /// The option reference shown by `runtime plugins inspect`.
@@ -283,11 +306,13 @@ impl Options {
             .default_value("[\"\"]"),
             OptionSpec::new(
                 "fields",
-                "list of {name, column?, type, nullable?}",
+                "list of {name, column?, type, nullable?, dictionary?}",
                 "Columns to read, in order. `type` is one of string, int64, float64, boolean, date, \
                  timestamp (µs UTC; no offset means UTC). With a header, `column` names the header's \
                  column (default: name); with header = false fields are read by position. \
-                 `nullable = false` rejects records where the value is null. Omitted: every column, \
+                 `nullable = false` rejects records where the value is null. `dictionary = true` \
+                 (string) produces dictionary<int32, utf8>, each distinct value once per batch: for \
+                 values that repeat. Omitted: every column, \
                  types inferred from the first `sample_rows` records of the first input.",
             ),
             OptionSpec::new(

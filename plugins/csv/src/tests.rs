@@ -268,3 +268,28 @@ fn invalid_utf8_rejects_only_when_a_read_field_has_it() {
     assert_eq!(c.text_rows(), ["x|y", "ok|fine"]);
     assert_eq!(c.rejects, vec![(3, "field `a` is not valid UTF-8 (at byte 0)".to_string())]);
 }
+
+#[test]
+fn dictionary_fields_hold_each_value_once_per_batch() {
+    let json = r#"{"fields":[{"name":"team","type":"string","dictionary":true},{"name":"n","type":"int64"}],"batch_rows":3}"#;
+    let data = b"team,n\nweb,1\ndb,2\nweb,3\n,4\nweb,5\n";
+    let csv = setup(json, data);
+    let c = read(&csv, data, 0, data.len() as u64, 1 << 20);
+    assert_eq!(c.rows(), 5);
+    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    assert_eq!(c.batches[0].schema().field(0).data_type(), &dict);
+    let first = c.batches[0].column(0).as_dictionary::<arrow_array::types::Int32Type>();
+    assert_eq!(first.values().len(), 2, "web and db, once each");
+    let values: Vec<Option<&str>> = first.downcast_dict::<StringArray>().unwrap().into_iter().collect();
+    assert_eq!(values, [Some("web"), Some("db"), Some("web")]);
+    let second = c.batches[1].column(0).as_dictionary::<arrow_array::types::Int32Type>();
+    let values: Vec<Option<&str>> = second.downcast_dict::<StringArray>().unwrap().into_iter().collect();
+    assert_eq!(values, [None, Some("web")], "an empty field is null; a new batch, a new dictionary");
+    let e = Csv::new(
+        runtime_plugin_sdk::options::parse(r#"{"fields":[{"name":"n","type":"int64","dictionary":true}]}"#)
+            .unwrap(),
+    )
+    .err()
+    .unwrap();
+    assert!(e.message.starts_with("fields[0].dictionary: only string fields"), "{}", e.message);
+}
