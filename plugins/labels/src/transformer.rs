@@ -5,8 +5,9 @@
 //! Per row, when both levels hit: one hash lookup of the raw text (for a
 //! dictionary column, one per distinct value in the batch, then an index by
 //! key), one key encoding and hash lookup per lookup, one hash lookup of a
-//! few `u32`s, and one copy of the output. Nothing is allocated. The output column is sized
-//! from the previous batch's average, so it is rarely regrown.
+//! few `u32`s, and one copy of the output. Nothing is allocated. The output
+//! column is sized from the previous batch's average, so it is rarely
+//! regrown.
 
 use crate::cache::LabelCache;
 use crate::canonical::write_fragments;
@@ -192,20 +193,22 @@ impl KeyMemo {
 
     #[inline]
     fn get(&mut self, key: usize, resets: u64) -> Option<(u32, bool)> {
-        if resets != self.resets {
-            self.sets.fill(None);
-            self.resets = resets;
-        }
+        self.forget_if_reset(resets);
         self.sets[key]
     }
 
     #[inline]
     fn set(&mut self, key: usize, found: (u32, bool), resets: u64) {
+        self.forget_if_reset(resets);
+        self.sets[key] = Some(found);
+    }
+
+    #[inline]
+    fn forget_if_reset(&mut self, resets: u64) {
         if resets != self.resets {
             self.sets.fill(None);
             self.resets = resets;
         }
-        self.sets[key] = Some(found);
     }
 }
 
