@@ -91,12 +91,12 @@ pub fn plan(config: &Config, sides: &[SideIndex], input: &Schema) -> Result<Plan
 
 /// Checks the labels column's type; its index when it is usable.
 fn check_column(config: &Config, input: &Schema, errors: &mut Vec<String>) -> Option<usize> {
-    let column = match input.index_of(&config.column) {
+    match input.index_of(&config.column) {
         Ok(i) if StrColumn::supports(input.field(i).data_type()) => Some(i),
         Ok(i) if crate::native::supports(input.field(i).data_type()) => Some(i),
         Ok(i) => {
             errors.push(format!(
-                "column `{}` has type {}; expected a string column holding JSON text, a map<string, string> or a struct of strings",
+                "column `{}` has type {}; expected a string column holding JSON text (or a dictionary of one), a map<string, string> or a struct of strings",
                 config.column,
                 input.field(i).data_type()
             ));
@@ -110,8 +110,7 @@ fn check_column(config: &Config, input: &Schema, errors: &mut Vec<String>) -> Op
             ));
             None
         }
-    };
-    column
+    }
 }
 
 /// Checks the lookup keys' classes against the side tables.
@@ -217,7 +216,7 @@ mod tests {
         let err = plan(&config, &[], &schema).unwrap_err();
         assert_eq!(
             err.message,
-            "column `pod_labels` has type Int64; expected a string column holding JSON text, a map<string, string> or a struct of strings"
+            "column `pod_labels` has type Int64; expected a string column holding JSON text (or a dictionary of one), a map<string, string> or a struct of strings"
         );
     }
 }
