@@ -65,17 +65,6 @@ pub fn convert(column: &Column, raw: &[u8], utf8: bool, nulls: &[Vec<u8>]) -> Re
     }
 }
 
-fn kind(ty: FieldType) -> Kind {
-    match ty {
-        FieldType::String => Kind::Utf8,
-        FieldType::Int64 => Kind::Int64,
-        FieldType::Float64 => Kind::Float64,
-        FieldType::Boolean => Kind::Boolean,
-        FieldType::Date => Kind::Date32,
-        FieldType::Timestamp => Kind::Micros,
-    }
-}
-
 /// Builders for every output column, plus the row count.
 pub struct Columns {
     builders: Builders,
@@ -83,7 +72,7 @@ pub struct Columns {
 
 impl Columns {
     pub fn new(schema: SchemaRef, columns: &[Column], capacity: usize) -> Self {
-        let kinds = columns.iter().map(|c| if c.dictionary { Kind::DictUtf8 } else { kind(c.ty) });
+        let kinds = columns.iter().map(|c| if c.dictionary { Kind::DictUtf8 } else { c.ty.kind() });
         Columns { builders: Builders::new(schema, kinds, capacity) }
     }
 

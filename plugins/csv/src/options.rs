@@ -7,6 +7,7 @@ use runtime_plugin_sdk::error::{Error, Result};
 use runtime_plugin_sdk::info::OptionSpec;
 use serde::Deserialize;
 use std::collections::HashSet;
+use typed_columns::Kind;
 
 /// Options as written under `[source.options]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -69,11 +70,9 @@ pub struct FieldSpec {
 impl FieldSpec {
     /// The Arrow field this spec declares.
     pub fn field(&self) -> Field {
-        let ty = match self.dictionary {
-            true => DataType::Dictionary(Box::new(DataType::Int32), Box::new(self.ty.data_type())),
-            false => self.ty.data_type(),
-        };
-        Field::new(&self.name, ty, self.nullable)
+        // Only string fields are dictionaries (checked in `validate`).
+        let kind = if self.dictionary { Kind::DictUtf8 } else { self.ty.kind() };
+        Field::new(&self.name, kind.data_type(), self.nullable)
     }
 }
 
@@ -127,13 +126,18 @@ impl FieldSpec {
 
 impl FieldType {
     pub fn data_type(self) -> DataType {
+        self.kind().data_type()
+    }
+
+    /// The builder kind of a column of this type.
+    pub fn kind(self) -> Kind {
         match self {
-            FieldType::String => DataType::Utf8,
-            FieldType::Int64 => DataType::Int64,
-            FieldType::Float64 => DataType::Float64,
-            FieldType::Boolean => DataType::Boolean,
-            FieldType::Date => DataType::Date32,
-            FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            FieldType::String => Kind::Utf8,
+            FieldType::Int64 => Kind::Int64,
+            FieldType::Float64 => Kind::Float64,
+            FieldType::Boolean => Kind::Boolean,
+            FieldType::Date => Kind::Date32,
+            FieldType::Timestamp => Kind::Micros,
         }
     }
 
@@ -153,9 +157,7 @@ impl FieldType {
     pub fn from_data_type(ty: &DataType) -> Option<FieldType> {
         Some(match ty {
             DataType::Utf8 => FieldType::String,
-            DataType::Dictionary(key, value) if **key == DataType::Int32 && **value == DataType::Utf8 => {
-                FieldType::String
-            }
+            t if *t == Kind::DictUtf8.data_type() => FieldType::String,
             DataType::Int64 => FieldType::Int64,
             DataType::Float64 => FieldType::Float64,
             DataType::Boolean => FieldType::Boolean,
@@ -312,8 +314,8 @@ impl Options {
                  column (default: name); with header = false fields are read by position. \
                  `nullable = false` rejects records where the value is null. `dictionary = true` \
                  (string) produces dictionary<int32, utf8>, each distinct value once per batch: for \
-                 values that repeat. Omitted: every column, \
-                 types inferred from the first `sample_rows` records of the first input.",
+                 values that repeat. Omitted: every column, types inferred from the first \
+                 `sample_rows` records of the first input.",
             ),
             OptionSpec::new(
                 "sample_rows",

@@ -8,12 +8,13 @@
 //! cannot (sizes, unique names and paths).
 
 use crate::types::Type;
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, Schema};
 use runtime_plugin_sdk::error::{Error, Result};
 use runtime_plugin_sdk::info::OptionSpec;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::fmt;
+use typed_columns::Kind;
 
 /// Options as written under `[source.options]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -175,12 +176,8 @@ impl Column {
     /// The Arrow field; `mark_json` as in [`Type::data_type`].
     pub fn field(&self, mark_json: bool) -> Field {
         let field = self.ty.field(&self.name, mark_json).with_nullable(self.nullable);
-        if self.dictionary {
-            let values = field.data_type().clone();
-            field.with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(values)))
-        } else {
-            field
-        }
+        // Only string and json columns are dictionaries (checked in `columns`).
+        if self.dictionary { field.with_data_type(Kind::DictUtf8.data_type()) } else { field }
     }
 }
 
@@ -222,14 +219,7 @@ fn yes() -> bool {
 
 impl FieldType {
     pub fn data_type(self) -> DataType {
-        match self {
-            FieldType::String | FieldType::Json => DataType::Utf8,
-            FieldType::Int64 => DataType::Int64,
-            FieldType::Float64 => DataType::Float64,
-            FieldType::Boolean => DataType::Boolean,
-            FieldType::Date => DataType::Date32,
-            FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        }
+        crate::scalar::kind(self).data_type()
     }
 }
 
@@ -295,8 +285,8 @@ impl Options {
                  value is: a key, a dotted path (\"metadata.labels.app\") or a list of keys \
                  (default: name). `nullable = false` rejects lines where the value is null or \
                  missing. `dictionary = true` (string, json) produces dictionary<int32, utf8>, each \
-                 distinct value once per batch: for values that repeat. Omitted: the columns are inferred from a sample of the inputs, and \
-                 `runtime validate` prints them.",
+                 distinct value once per batch: for values that repeat. Omitted: the columns are \
+                 inferred from a sample of the inputs, and `runtime validate` prints them.",
             )
             .default_value("inferred from the inputs"),
             OptionSpec::new("batch_rows", "integer", "Rows per emitted batch.").default_value("16384"),

@@ -15,7 +15,7 @@ use arrow_array::builder::{
 };
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow_schema::{ArrowError, SchemaRef};
+use arrow_schema::{ArrowError, DataType, SchemaRef, TimeUnit};
 use std::sync::Arc;
 
 /// The Arrow type of a column.
@@ -34,6 +34,22 @@ pub enum Kind {
     Date32,
     /// Timestamp in microseconds, time zone UTC.
     Micros,
+}
+
+impl Kind {
+    /// The Arrow type of a column of this kind: the one place the readers
+    /// take their scalar types from.
+    pub fn data_type(self) -> DataType {
+        match self {
+            Kind::Utf8 => DataType::Utf8,
+            Kind::DictUtf8 => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            Kind::Int64 => DataType::Int64,
+            Kind::Float64 => DataType::Float64,
+            Kind::Boolean => DataType::Boolean,
+            Kind::Date32 => DataType::Date32,
+            Kind::Micros => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        }
+    }
 }
 
 /// One field's value, ready to append.
@@ -193,6 +209,7 @@ mod tests {
         col.append(Cell::Text("b"));
         let next = col.finish();
         assert_eq!(next.as_dictionary::<Int32Type>().values().len(), 1);
+        assert_eq!(next.data_type(), &Kind::DictUtf8.data_type());
         assert_eq!(
             next.data_type(),
             &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
