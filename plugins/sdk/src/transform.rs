@@ -194,7 +194,7 @@ impl<T: Transform> wit::Guest for TransformExport<T> {
 
 impl<T: Transform> wit::GuestTransformer for TransformerExport<T> {
     fn process(&self, batch: Vec<u8>) -> Result<Vec<Vec<u8>>, t::PluginError> {
-        let batch = ipc::decode_batch(batch)?;
+        let batch = ipc::decode_host_batch(batch)?;
         let out = self.inner.borrow_mut().process(batch)?;
         Ok(encode_all(out)?)
     }
