@@ -8,7 +8,9 @@ Options:
     phone_mask   replacement for a number (default "[phone]")
 
 Only the named columns cross into the sandbox (`input_columns`); the host
-re-attaches every other column unchanged.
+re-attaches every other column unchanged. A dictionary-encoded string column
+(the ndjson reader's `dictionary = true`) is read as its values and written
+back dictionary-encoded.
 """
 
 import re
@@ -54,7 +56,8 @@ class Redact(rp.Transform):
             if name not in input.names:
                 raise rp.InvalidOptions("columns: no column `%s` in the input (it has: %s)"
                                         % (name, ", ".join(input.names)))
-            if input.field(name).type not in TEXT:
+            ty = input.field(name).type
+            if ty not in TEXT and not (ty.kind == "dictionary" and ty.value in TEXT):
                 raise rp.InvalidOptions("columns: `%s` is %s, not a string column" % (name, input.field(name).type))
         return self.columns
 

@@ -14,11 +14,14 @@ batch messages, end-of-stream marker) for these types:
                                   (encode also takes datetime.datetime)
     date32                        Python int, days since the epoch
     null                          None
+    dictionary(index, value)      the value type's Python values: a column
+                                  holds each row's value, as if plain;
+                                  encoding stores each distinct value once
 
 Every column may hold None (validity bitmaps are read and written). Anything
-else (nested types, dictionaries, compression, big-endian data, views,
-decimals) raises `UnsupportedArrow` naming the field and the type, instead of
-misreading the data.
+else (nested types, compression, big-endian data, views, decimals) raises
+`UnsupportedArrow` naming the field and the type, instead of misreading the
+data.
 """
 
 import datetime
@@ -28,7 +31,7 @@ __all__ = [
     "ArrowError", "UnsupportedArrow", "DataType", "Field", "Schema", "Batch",
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float32", "float64", "bool_", "utf8", "large_utf8", "binary", "large_binary",
-    "date32", "null", "timestamp",
+    "date32", "null", "timestamp", "dictionary", "DictionaryType",
     "decode_stream", "decode_schema", "decode_batch", "encode_schema", "encode_batch",
 ]
 
@@ -88,6 +91,33 @@ def timestamp(unit="us", tz=None):
     if unit not in _UNITS:
         raise ValueError("timestamp unit must be one of s, ms, us, ns, not %r" % (unit,))
     return DataType("timestamp", 64, True, unit, tz)
+
+
+class DictionaryType(DataType):
+    """dictionary<index, value>: each distinct value stored once per batch,
+    and an integer key per row. In Python the column holds the values."""
+
+    __slots__ = ("index", "value")
+
+    def __init__(self, index, value):
+        DataType.__init__(self, "dictionary")
+        self.index, self.value = index, value
+
+    def _key(self):
+        return ("dictionary", self.index._key(), self.value._key())
+
+    def __repr__(self):
+        return "dictionary<%r, %r>" % (self.index, self.value)
+
+
+def dictionary(index, value):
+    """A dictionary type: `index` an integer type (the keys), `value` any other
+    supported type but null (the values), as in `dictionary(int32, utf8)`."""
+    if not (isinstance(index, DataType) and index.kind == "int"):
+        raise ValueError("a dictionary's index type must be an integer type, not %r" % (index,))
+    if not isinstance(value, DataType) or value.kind in ("dictionary", "null"):
+        raise ValueError("a dictionary's value type cannot be %r" % (value,))
+    return DictionaryType(index, value)
 
 
 class Field:
@@ -295,18 +325,27 @@ def _read_type(field, name):
 
 
 def _read_schema(t):
+    """The schema, and the dictionary id of each field (None when plain)."""
     if t.scalar(0, "h") != 0:
         raise UnsupportedArrow("big-endian Arrow data is not supported")
-    fields = []
+    fields, ids = [], []
     for f in t.tables(1):
         name = f.string(0) or ""
-        if f.table(4) is not None:
-            raise UnsupportedArrow("column %r: dictionary-encoded columns are not supported" % (name,))
         ty = _read_type(f, name)
         if f.vector(5)[1]:
             raise UnsupportedArrow("column %r: nested types are not supported" % (name,))
+        encoding = f.table(4)
+        ids.append(None if encoding is None else encoding.scalar(0, "q"))
+        if encoding is not None:
+            if ty.kind == "null":
+                raise UnsupportedArrow("column %r: a dictionary of nulls is not supported" % (name,))
+            index = encoding.table(1)
+            bits, signed = (32, True) if index is None else (index.scalar(0, "i"), bool(index.scalar(1, "B")))
+            if bits not in (8, 16, 32, 64):
+                raise UnsupportedArrow("column %r: dictionary keys of %d bits" % (name, bits))
+            ty = DictionaryType(DataType("int", bits, signed), ty)
         fields.append(Field(name, ty, bool(f.scalar(1, "B")), _metadata(f, 6)))
-    return Schema(fields, _metadata(t, 2))
+    return Schema(fields, _metadata(t, 2)), ids
 
 
 def _messages(data):
@@ -359,7 +398,9 @@ def _fmt(ty):
     return None
 
 
-def _read_batch(schema, t, body):
+def _read_batch(schema, t, body, dictionaries=()):
+    """The batch of record batch table `t`; `dictionaries` holds the current
+    values of each dictionary-encoded field, by position."""
     if t.table(3) is not None:
         raise UnsupportedArrow("compressed record batches are not supported")
     length = t.scalar(0, "q")
@@ -381,8 +422,8 @@ def _read_batch(schema, t, body):
         return body[off:off + ln]
 
     columns = []
-    for f, (n, null_count) in zip(schema.fields, nodes):
-        ty = f.type
+    for i, (f, (n, null_count)) in enumerate(zip(schema.fields, nodes)):
+        ty = f.type.index if f.type.kind == "dictionary" else f.type
         if ty.kind == "null":
             columns.append([None] * n)
             continue
@@ -416,10 +457,44 @@ def _read_batch(schema, t, body):
                     raise ArrowError("column %r: invalid UTF-8: %s" % (f.name, e))
             else:
                 values = [data[offsets[i]:offsets[i + 1]] for i in range(n)]
-        if valid is not None:
+        if f.type.kind == "dictionary":
+            values = _look_up(f.name, values, valid, dictionaries[i])
+        elif valid is not None:
             values = [v if ok else None for v, ok in zip(values, valid)]
         columns.append(values)
     return Batch(schema, columns, length)
+
+
+def _look_up(name, keys, valid, dictionary):
+    """Each row's value from its key; a null row's key may be anything."""
+    out = [None] * len(keys)
+    n = len(dictionary)
+    for row, k in enumerate(keys):
+        if valid is not None and not valid[row]:
+            continue
+        if not 0 <= k < n:
+            raise ArrowError("column %r: row %d has dictionary key %d, the dictionary holds %d values"
+                             % (name, row, k, n))
+        out[row] = dictionary[k]
+    return out
+
+
+def _read_dictionary(schema, ids, dictionaries, t, body):
+    """Applies dictionary batch `t`: new values for a field, or more (delta)."""
+    dict_id = t.scalar(0, "q")
+    if dict_id not in ids:
+        raise ArrowError("dictionary batch for id %d, which no column uses" % dict_id)
+    data = t.table(1)
+    if data is None:
+        raise ArrowError("dictionary batch %d holds no data" % dict_id)
+    for i, f in enumerate(schema.fields):
+        if ids[i] != dict_id:
+            continue
+        values = _read_batch(Schema([Field(f.name, f.type.value)]), data, body).columns[0]
+        if t.scalar(2, "B"):
+            dictionaries[i] = dictionaries[i] + values
+        else:
+            dictionaries[i] = values
 
 
 def decode_stream(data):
@@ -427,13 +502,16 @@ def decode_stream(data):
     schema, batches = None, []
     for kind, header, body in _messages(data):
         if kind == _SCHEMA:
-            schema = _read_schema(header)
+            schema, ids = _read_schema(header)
+            dictionaries = [None if d is None else [] for d in ids]
         elif kind == _RECORD_BATCH:
             if schema is None:
                 raise ArrowError("record batch before the schema message")
-            batches.append(_read_batch(schema, header, body))
+            batches.append(_read_batch(schema, header, body, dictionaries))
         elif kind == _DICTIONARY:
-            raise UnsupportedArrow("dictionary batches are not supported")
+            if schema is None:
+                raise ArrowError("dictionary batch before the schema message")
+            _read_dictionary(schema, ids, dictionaries, header, body)
         else:
             raise UnsupportedArrow("IPC message type %d is not supported" % kind)
     if schema is None:
@@ -558,12 +636,17 @@ def _type_fields(w, ty):
 
 def _schema_table(w, schema):
     fields = []
-    for f in schema.fields:
+    for i, f in enumerate(schema.fields):
         if not isinstance(f.type, DataType):
             raise UnsupportedArrow("column %r: %r is not a runtime_plugin.arrow type" % (f.name, f.type))
-        code, tfields = _type_fields(w, f.type)
+        encoded = f.type.kind == "dictionary"
+        code, tfields = _type_fields(w, f.type.value if encoded else f.type)
         entry = [(0, "o", w.string(f.name)), (1, "B", 1 if f.nullable else 0), (2, "B", code),
                  (3, "o", w.sub(tfields)), (5, "o", w.tables([]))]
+        if encoded:
+            # The field's position is its dictionary id.
+            index = w.sub([(0, "i", f.type.index.bits), (1, "B", 1 if f.type.index.signed else 0)])
+            entry.append((4, "o", w.sub([(0, "q", i), (1, "o", index), (2, "B", 0)])))
         if f.metadata:
             entry.append((6, "o", _kv(w, f.metadata)))
         fields.append(w.sub(entry))
@@ -662,12 +745,35 @@ def _fits(ty, v):
     return True
 
 
-def encode_batch(batch):
-    """An IPC stream: the batch's schema, the batch, the end-of-stream marker."""
+def _encode_keys(f, values):
+    """(keys with None for null rows, distinct values in first-seen order) of
+    a dictionary column."""
+    binary = f.type.value.kind in ("binary", "large_binary")
+    index_of, distinct, keys = {}, [], []
+    for v in values:
+        if v is None:
+            keys.append(None)
+            continue
+        k = bytes(v) if binary and isinstance(v, (bytearray, memoryview)) else v
+        try:
+            at = index_of.get(k)
+        except TypeError:
+            raise ArrowError("column %r (%r): cannot encode %r" % (f.name, f.type, v))
+        if at is None:
+            at = index_of[k] = len(distinct)
+            distinct.append(k)
+        keys.append(at)
+    index = f.type.index
+    most = (1 << (index.bits - 1 if index.signed else index.bits)) - 1
+    if len(distinct) - 1 > most:
+        raise ArrowError("column %r: %d distinct values do not fit %r keys" % (f.name, len(distinct), index))
+    return keys, distinct
+
+
+def _record_batch(fields, columns, num_rows):
+    """(header writer, body) of a record batch of `columns`."""
     nodes, buffers, body = [], [], bytearray()
-    for f, values in zip(batch.schema.fields, batch.columns):
-        if not isinstance(f.type, DataType):
-            raise UnsupportedArrow("column %r: %r is not a runtime_plugin.arrow type" % (f.name, f.type))
+    for f, values in zip(fields, columns):
         nulls, bufs = _column_buffers(f, values)
         nodes.append(struct.pack("<qq", len(values), nulls))
         for b in bufs:
@@ -676,7 +782,33 @@ def encode_batch(batch):
             body += bytes((-len(body)) % 8)
 
     def header(w):
-        return [(0, "q", batch.num_rows), (1, "o", w.structs(b"".join(nodes), len(nodes))),
+        return [(0, "q", num_rows), (1, "o", w.structs(b"".join(nodes), len(nodes))),
                 (2, "o", w.structs(b"".join(buffers), len(buffers)))]
 
-    return _schema_message(batch.schema) + _message(_RECORD_BATCH, header, len(body)) + bytes(body) + _EOS
+    return header, body
+
+
+def encode_batch(batch):
+    """An IPC stream: the batch's schema, a dictionary batch for each
+    dictionary-encoded column, the batch, the end-of-stream marker."""
+    out = [_schema_message(batch.schema)]
+    fields, columns = [], []
+    for i, (f, values) in enumerate(zip(batch.schema.fields, batch.columns)):
+        if not isinstance(f.type, DataType):
+            raise UnsupportedArrow("column %r: %r is not a runtime_plugin.arrow type" % (f.name, f.type))
+        if f.type.kind != "dictionary":
+            fields.append(f)
+            columns.append(values)
+            continue
+        keys, distinct = _encode_keys(f, values)
+        data, body = _record_batch([Field(f.name, f.type.value, False)], [distinct], len(distinct))
+
+        def header(w, i=i, data=data):
+            return [(0, "q", i), (1, "o", w.sub(data(w))), (2, "B", 0)]
+
+        out += [_message(_DICTIONARY, header, len(body)), bytes(body)]
+        fields.append(Field(f.name, f.type.index, f.nullable))
+        columns.append(keys)
+    header, body = _record_batch(fields, columns, batch.num_rows)
+    out += [_message(_RECORD_BATCH, header, len(body)), bytes(body), _EOS]
+    return b"".join(out)

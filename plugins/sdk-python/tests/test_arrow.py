@@ -103,6 +103,39 @@ class PyarrowWritesCodecReads(unittest.TestCase):
         merged = {n: sum((b.column(n) for b in got), []) for n in table.column_names}
         self.assertEqual(merged, as_python(table))
 
+    def test_dictionaries_value_for_value(self):
+        def column(values, index, value=None):
+            return pa.DictionaryArray.from_arrays(pa.array(values[0], index), pa.array(values[1], value))
+        table = pa.table({
+            "labels": column(([0, 1, None, 0, 2] * 50, ['{"a":"1"}', "", "☃"]), pa.int32()),
+            "n": column(([1, 0, 1, None, 0] * 50, [7, -(2**40)]), pa.int8(), pa.int64()),
+            "raw": column(([0, 0, 1, 1, 0] * 50, [b"\x00", b"xy"]), pa.uint16(), pa.binary()),
+        })
+        schema, [batch] = A.decode_stream(pa_stream(table))
+        self.assertEqual(schema.field("labels").type, A.dictionary(A.int32, A.utf8))
+        self.assertEqual(schema.field("n").type, A.dictionary(A.int8, A.int64))
+        self.assertEqual(schema.field("raw").type, A.dictionary(A.uint16, A.binary))
+        for name in table.column_names:
+            self.assertEqual(batch.column(name), table.column(name).to_pylist(), name)
+        # A new dictionary per batch (replacement), then deltas: each batch
+        # reads with the dictionary in force when it was written.
+        parts = [pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int32()), pa.array(["x", "y"])),
+                 pa.DictionaryArray.from_arrays(pa.array([2, None, 2], pa.int32()), pa.array(["x", "y", "z"]))]
+        for deltas in (False, True):
+            sink = pa.BufferOutputStream()
+            batches = [pa.record_batch([p], names=["d"]) for p in parts]
+            options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=deltas)
+            with pa.ipc.new_stream(sink, batches[0].schema, options=options) as w:
+                for b in batches:
+                    w.write_batch(b)
+            _, got = A.decode_stream(sink.getvalue().to_pybytes())
+            self.assertEqual([b.column("d") for b in got], [["x", "y", "x"], ["z", None, "z"]], deltas)
+
+    def test_dictionary_keys_out_of_bounds_are_errors(self):
+        bad = pa.DictionaryArray.from_arrays(pa.array([0, 3], pa.int32()), pa.array(["a", "b"]), safe=False)
+        with self.assertRaisesRegex(A.ArrowError, "column 'd': row 1 has dictionary key 3, the dictionary holds 2"):
+            A.decode_stream(pa_stream(pa.table({"d": bad})))
+
     def test_empty_batch_and_schema_only(self):
         table = sample().slice(0, 0)
         batch = A.decode_batch(pa_stream(table))
@@ -115,8 +148,8 @@ class PyarrowWritesCodecReads(unittest.TestCase):
         cases = [
             (pa.table({"l": pa.array([[1], [2, 3]])}), "column 'l': type list is not supported"),
             (pa.table({"st": pa.array([{"x": 1}])}), "column 'st': type struct is not supported"),
-            (pa.table({"d": pa.array(["a", "b", "a"]).dictionary_encode()}),
-             "column 'd': dictionary-encoded columns are not supported"),
+            (pa.table({"dd": pa.array([1], pa.decimal128(5, 2)).dictionary_encode()}),
+             "column 'dd': type decimal is not supported"),
             (pa.table({"t": pa.array([1], pa.time64("us"))}),
              "column 't': type time is not supported"),
             (pa.table({"dec": pa.array([1], pa.decimal128(5, 2))}), "column 'dec': type decimal is not supported"),
@@ -169,6 +202,32 @@ class CodecWritesPyarrowReads(unittest.TestCase):
         self.assertEqual(back.column("x").to_pylist(), [1.5, None, float("inf")])
         self.assertEqual(back.column("nothing").null_count, 3)
         self.assertEqual(back.num_rows, 3)
+
+    def test_dictionaries(self):
+        schema = A.Schema([A.Field("labels", A.dictionary(A.int32, A.utf8)),
+                           A.Field("code", A.dictionary(A.uint8, A.int64), nullable=False),
+                           A.Field("raw", A.dictionary(A.int16, A.binary))])
+        labels = ['{"a":"1"}', None, '{"a":"1"}', "", "☃", ""]
+        batch = A.Batch(schema, [labels, [5, 5, -1, 5, 2**40, -1], [b"x", bytearray(b"x"), None, b"", b"", b"x"]])
+        data = A.encode_batch(batch)
+        back = pa_read(data)
+        self.assertEqual(back.schema, pa.schema([
+            ("labels", pa.dictionary(pa.int32(), pa.string())),
+            pa.field("code", pa.dictionary(pa.uint8(), pa.int64()), nullable=False),
+            ("raw", pa.dictionary(pa.int16(), pa.binary()))]))
+        self.assertEqual(back.column("labels").to_pylist(), labels)
+        [chunk] = back.column("labels").chunks
+        self.assertEqual(chunk.dictionary.to_pylist(), ['{"a":"1"}', "", "☃"])  # each value once
+        self.assertEqual(back.column("code").to_pylist(), [5, 5, -1, 5, 2**40, -1])
+        self.assertEqual(back.column("raw").to_pylist(), [b"x", b"x", None, b"", b"", b"x"])
+        again = A.decode_batch(data)
+        self.assertEqual((again.schema, again.columns[0]), (schema, labels))
+        small = A.Schema([A.Field("d", A.dictionary(A.int8, A.int64))])
+        A.encode_batch(A.Batch(small, [list(range(128))]))
+        with self.assertRaisesRegex(A.ArrowError, "column 'd': 129 distinct values do not fit int8 keys"):
+            A.encode_batch(A.Batch(small, [list(range(129))]))
+        with self.assertRaisesRegex(ValueError, "index type must be an integer type"):
+            A.dictionary(A.utf8, A.utf8)
 
     def test_schema_only_stream(self):
         schema = A.Schema([A.Field("a", A.uint16), A.Field("b", A.large_binary, nullable=False)])
