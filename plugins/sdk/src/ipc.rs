@@ -151,13 +151,7 @@ mod tests {
         assert_eq!((empty.num_rows(), empty.schema()), (0, batch.schema()));
         let err = decode_host_batch(vec![0xff; 64]).unwrap_err();
         assert_eq!(err.kind, crate::error::ErrorKind::InvalidInput);
-        let mut two = Vec::new();
-        let mut w = StreamWriter::try_new(&mut two, batch.schema_ref()).unwrap();
-        w.write(&batch).unwrap();
-        w.write(&batch).unwrap();
-        w.finish().unwrap();
-        drop(w);
-        assert!(decode_host_batch(two).unwrap_err().message.contains("more than one"));
+        assert!(decode_host_batch(two_batches()).unwrap_err().message.contains("more than one"));
     }
 
     #[test]
@@ -197,8 +191,8 @@ mod tests {
         assert_eq!(err.kind, crate::error::ErrorKind::InvalidInput);
     }
 
-    #[test]
-    fn two_batches_rejected() {
+    /// One stream holding the sample batch twice.
+    fn two_batches() -> Vec<u8> {
         let batch = sample();
         let mut out = Vec::new();
         let mut w = StreamWriter::try_new(&mut out, batch.schema_ref()).unwrap();
@@ -206,6 +200,11 @@ mod tests {
         w.write(&batch).unwrap();
         w.finish().unwrap();
         drop(w);
-        assert!(decode_batch(out).unwrap_err().message.contains("more than one"));
+        out
+    }
+
+    #[test]
+    fn two_batches_rejected() {
+        assert!(decode_batch(two_batches()).unwrap_err().message.contains("more than one"));
     }
 }
