@@ -13,7 +13,9 @@
 //! | date64 | date64 | i64 |
 //! | boolean | bool | one byte |
 //!
-//! A null key value never matches anything.
+//! A dictionary column (any integer keys) has the class of its values and
+//! encodes as its value does, so a dictionary-encoded `node` matches a plain
+//! one. A null key value never matches anything.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -46,6 +48,7 @@ impl KeyClass {
             D::Date32 => KeyClass::Date32,
             D::Date64 => KeyClass::Date64,
             D::Boolean => KeyClass::Boolean,
+            D::Dictionary(_, values) => return KeyClass::of(values),
             _ => return None,
         })
     }
@@ -75,7 +78,8 @@ pub fn key_classes(schema: &Schema, key: &[String], what: &str) -> Result<Vec<Ke
             KeyClass::of(field.data_type()).ok_or_else(|| {
                 Error::unsupported(format!(
                     "key column `{name}` of {what} has type {}, which cannot be a lookup key \
-                     (supported: utf8, large_utf8, utf8_view, int8–int64, uint8–uint64, date32, date64, bool)",
+                     (supported: utf8, large_utf8, utf8_view, int8–int64, uint8–uint64, date32, date64, bool, \
+                     or a dictionary of one of these)",
                     field.data_type()
                 ))
             })
@@ -104,6 +108,12 @@ enum KeyColumn<'a> {
     Date32(&'a arrow_array::Date32Array),
     Date64(&'a arrow_array::Date64Array),
     Bool(&'a arrow_array::BooleanArray),
+    /// A dictionary: each row's value is `values`' row `keys[row]`.
+    Dict {
+        keys: Vec<usize>,
+        nulls: Option<&'a arrow_buffer::NullBuffer>,
+        values: Box<KeyColumn<'a>>,
+    },
 }
 
 impl<'a> KeyColumn<'a> {
@@ -124,6 +134,14 @@ impl<'a> KeyColumn<'a> {
             D::Date32 => KeyColumn::Date32(array.as_primitive::<Date32Type>()),
             D::Date64 => KeyColumn::Date64(array.as_primitive::<Date64Type>()),
             D::Boolean => KeyColumn::Bool(array.as_boolean()),
+            D::Dictionary(..) => {
+                let dictionary = array.as_any_dictionary();
+                KeyColumn::Dict {
+                    keys: dictionary.normalized_keys(),
+                    nulls: dictionary.keys().nulls(),
+                    values: Box::new(KeyColumn::new(dictionary.values())?),
+                }
+            }
             _ => return None,
         })
     }
@@ -183,6 +201,12 @@ impl<'a> KeyColumn<'a> {
                     return false;
                 }
                 out.push(u8::from(a.value(row)));
+            }
+            KeyColumn::Dict { keys, nulls, values } => {
+                if nulls.is_some_and(|n| n.is_null(row)) {
+                    return false;
+                }
+                return values.encode(keys[row], out);
             }
         }
         true
@@ -286,6 +310,33 @@ mod tests {
             ("y", Arc::new(StringArray::from(vec!["c", "bc"]))),
         ]);
         assert_ne!(encoded(&a, &["x", "y"], 0), encoded(&a, &["x", "y"], 1));
+    }
+
+    #[test]
+    fn dictionaries_encode_as_their_values() {
+        use arrow_array::DictionaryArray;
+        use arrow_array::types::{Int8Type, UInt16Type};
+        // Keys 1, 0, null (row 2), 2 whose value is null (row 3).
+        let nodes = DictionaryArray::<Int8Type>::new(
+            arrow_array::Int8Array::from(vec![Some(1), Some(0), None, Some(2)]),
+            Arc::new(StringArray::from(vec![Some("n0"), Some("n1"), None])),
+        );
+        let days = DictionaryArray::<UInt16Type>::new(
+            arrow_array::UInt16Array::from(vec![0, 0, 0, 0]),
+            Arc::new(Date32Array::from(vec![19783])),
+        );
+        let dict = batch(vec![("s", Arc::new(nodes) as ArrayRef), ("d", Arc::new(days))]);
+        let plain = batch(vec![
+            ("s", Arc::new(StringArray::from(vec!["n1", "n0"])) as ArrayRef),
+            ("d", Arc::new(Date32Array::from(vec![19783, 19783]))),
+        ]);
+        assert_eq!(encoded(&dict, &["s", "d"], 0), encoded(&plain, &["s", "d"], 0));
+        assert_eq!(encoded(&dict, &["s", "d"], 1), encoded(&plain, &["s", "d"], 1));
+        assert_eq!(encoded(&dict, &["s"], 2), None);
+        assert_eq!(encoded(&dict, &["s"], 3), None);
+        let schema = dict.schema();
+        let key = ["s".to_string(), "d".to_string()];
+        assert_eq!(key_classes(&schema, &key, "input").unwrap(), [KeyClass::String, KeyClass::Date32]);
     }
 
     #[test]

@@ -275,18 +275,20 @@ fn dictionary_output_holds_the_same_values() {
     }
 }
 
-/// `input` with the labels column dictionary-encoded (as the `ndjson`
-/// reader's `dictionary = true` makes it).
+/// [`input`] with `namespace` and `node` (lookup keys) and `pod_labels`
+/// dictionary-encoded, as the `ndjson` reader's `dictionary = true` gives.
 fn dictionary_input(rows: &[(i32, &str, &str, Option<&str>)]) -> RecordBatch {
     let plain = input(rows);
-    let mut labels = arrow_array::builder::StringDictionaryBuilder::<arrow_array::types::Int32Type>::new();
-    for row in rows {
-        labels.append_option(row.3);
-    }
     let mut columns = plain.columns().to_vec();
-    columns[3] = Arc::new(labels.finish());
     let mut fields: Vec<Field> = plain.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields[3] = Field::new("pod_labels", columns[3].data_type().clone(), true);
+    // Every column but `usage_date`.
+    for (column, field) in columns.iter_mut().zip(fields.iter_mut()).skip(1) {
+        let mut dictionary =
+            arrow_array::builder::StringDictionaryBuilder::<arrow_array::types::Int32Type>::new();
+        dictionary.extend(column.as_string::<i32>().iter());
+        *column = Arc::new(dictionary.finish());
+        *field = field.clone().with_data_type(column.data_type().clone());
+    }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
 
