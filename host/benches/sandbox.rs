@@ -1,7 +1,10 @@
 //! What the sandbox costs: instantiating a plugin and calling it for an
 //! empty split, and moving a 64k-row batch across the WebAssembly boundary
 //! (Arrow IPC into the guest, through a trivial transform, back out and
-//! validated by the host) compared with native transforms of that batch.
+//! validated by the host) compared with native transforms of that batch;
+//! then the `labels` transform against the crossing alone, on that batch
+//! and on a batch of the pod-usage data (generated into `bench/data` as
+//! `bench/pod-usage` does, when missing).
 //!
 //! Run with `cargo bench -p runtime --bench sandbox`; the numbers and what
 //! they mean are in `bench/sandbox/README.md`. The trivial transform
@@ -355,5 +358,118 @@ fn projection(c: &mut Criterion) {
     id_dict.close(id_dict_open);
 }
 
-criterion_group!(benches, instantiation, ipc_round_trip, projection);
+/// Rows of one batch of the `ndjson` reader (its default `batch_rows`).
+const POD_USAGE_ROWS: usize = 16_384;
+
+/// The pod-usage input as the example pipeline hands it to `labels`: the
+/// first batch of the 1M-row input `bench/pod-usage` generates (made here
+/// when absent, the same way), projected to the columns `labels` reads (its
+/// lookup keys and `pod_labels`; those named in `dictionary` are
+/// dictionary-encoded, as the `ndjson` reader's `dictionary = true` makes
+/// them), and its two side tables as IPC batches.
+fn pod_usage(dictionary: &[&str]) -> (RecordBatch, Vec<(String, Vec<Vec<u8>>)>) {
+    let dir = repo().join("bench/data/pod-usage-1000000");
+    if !dir.join(".complete").exists() {
+        let status = std::process::Command::new("python3")
+            .arg(repo().join("examples/pod-usage/gen.py"))
+            .args(["--rows", "1000000", "--seed", "42", "--out"])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "generating the pod-usage input failed");
+        std::fs::write(dir.join(".complete"), "").unwrap();
+    }
+    // (column, JSON key; `usage_date` is the date of `interval_start`).
+    let read = |file: &str, rows: usize, columns: &[(&str, &str)], dictionary: &[&str]| {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let lines: Vec<serde_json::Value> =
+            text.lines().take(rows).map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for &(name, key) in columns {
+            let values: StringArray = lines.iter().map(|v| v[key].as_str()).collect();
+            let (ty, array) = if name == "usage_date" {
+                let dates: StringArray = values.iter().map(|v| v.map(|t| &t[..10])).collect();
+                (DataType::Date32, arrow_cast::cast(&dates, &DataType::Date32).unwrap())
+            } else if dictionary.contains(&name) {
+                let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                (ty.clone(), arrow_cast::cast(&values, &ty).unwrap())
+            } else {
+                (DataType::Utf8, Arc::new(values) as ArrayRef)
+            };
+            fields.push(Field::new(name, ty, array.null_count() > 0 || name.ends_with("labels")));
+            arrays.push(array);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+    };
+    let batch = read(
+        "pod_usage.ndjson",
+        POD_USAGE_ROWS,
+        &[
+            ("usage_date", "interval_start"),
+            ("namespace", "namespace"),
+            ("node", "node"),
+            ("pod_labels", "pod_labels"),
+        ],
+        dictionary,
+    );
+    let side = |name: &str, key: &str| {
+        let table = read(
+            &format!("{name}.ndjson"),
+            usize::MAX,
+            &[("usage_date", "interval_start"), (key, key), (name, name)],
+            &[],
+        );
+        (name.to_string(), vec![ipc::encode_batch(&table).unwrap()])
+    };
+    (batch, vec![side("namespace_labels", "namespace"), side("node_labels", "node")])
+}
+
+/// `labels` on the pod-usage data as the example pipeline runs it: its
+/// lookups and side tables, the columns it reads, with the string columns
+/// dictionary-encoded as the pipeline reads them (and, for comparison, with
+/// fewer or none), and the crossing of each projected batch.
+fn pod_usage_labels(c: &mut Criterion) {
+    let runtime = runtime();
+    let labels = runtime.load(&PluginRef::Named("labels".into())).unwrap();
+    let identity = load_fixture(&runtime, "identity");
+    let options = r#"{"column":"pod_labels","output":"labels","dictionary":true,"lookups":[
+        {"side_table":"namespace_labels","key":["usage_date","namespace"],"labels":"namespace_labels"},
+        {"side_table":"node_labels","key":["usage_date","node"],"labels":"node_labels"}]}"#;
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let out_schema = Schema::new(vec![Field::new("labels", dict_type, false)]);
+    let mut g = c.benchmark_group(format!("labels transform, pod-usage data, {POD_USAGE_ROWS} rows"));
+    g.measurement_time(Duration::from_secs(6));
+    g.sample_size(30);
+    let variants: [(&str, &[&str]); 3] = [
+        ("namespace, node and pod_labels as dictionaries", &["namespace", "node", "pod_labels"]),
+        ("pod_labels as a dictionary", &["pod_labels"]),
+        ("no dictionaries", &[]),
+    ];
+    for (what, dictionary) in variants {
+        let (batch, sides) = pod_usage(dictionary);
+        let schema = batch.schema();
+        let schema_ipc = ipc::encode_schema(&schema).unwrap();
+        let bytes = ipc::encode_batch(&batch).unwrap();
+        let mut t = runtime.transform(&labels, &stage("transforms.labels", options)).unwrap();
+        t.init(options, &sides).unwrap();
+        let open = t.open("bench", &schema_ipc, TransformMode::Single).unwrap();
+        let mut id = runtime.transform(&identity, &stage("transforms.identity", "{}")).unwrap();
+        id.init("{}", &[]).unwrap();
+        let id_open = id.open("bench", &schema_ipc, TransformMode::Single).unwrap();
+        let size = format!("{:.2} MB", bytes.len() as f64 / 1e6);
+        g.bench_function(
+            format!("wasm labels with lookups: the 4 columns it reads in ({size}, {what}), labels out"),
+            |b| b.iter(|| black_box(through(&mut t, open, &bytes, &out_schema))),
+        );
+        g.bench_function(format!("wasm identity, the same batch ({what}): the crossing alone"), |b| {
+            b.iter(|| black_box(through(&mut id, id_open, &bytes, &schema)))
+        });
+        t.close(open);
+        id.close(id_open);
+    }
+    g.finish();
+}
+
+criterion_group!(benches, instantiation, ipc_round_trip, projection, pod_usage_labels);
 criterion_main!(benches);
