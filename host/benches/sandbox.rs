@@ -358,16 +358,19 @@ fn projection(c: &mut Criterion) {
     id_dict.close(id_dict_open);
 }
 
+/// A side table as a transform's `init` takes it: its name and IPC batches.
+type SideTable = (String, Vec<Vec<u8>>);
+
 /// Rows of one batch of the `ndjson` reader (its default `batch_rows`).
 const POD_USAGE_ROWS: usize = 16_384;
 
 /// The pod-usage input as the example pipeline hands it to `labels`: the
 /// first batch of the 1M-row input `bench/pod-usage` generates (made here
 /// when absent, the same way), projected to the columns `labels` reads (its
-/// lookup keys and `pod_labels`; those named in `dictionary` are
-/// dictionary-encoded, as the `ndjson` reader's `dictionary = true` makes
-/// them), and its two side tables as IPC batches.
-fn pod_usage(dictionary: &[&str]) -> (RecordBatch, Vec<(String, Vec<Vec<u8>>)>) {
+/// lookup keys and `pod_labels`) unless `all`; those named in `dictionary`
+/// are dictionary-encoded, as the `ndjson` reader's `dictionary = true`
+/// makes them. And its two side tables as IPC batches.
+fn pod_usage(dictionary: &[&str], all: bool) -> (RecordBatch, Vec<SideTable>) {
     let dir = repo().join("bench/data/pod-usage-1000000");
     if !dir.join(".complete").exists() {
         let status = std::process::Command::new("python3")
@@ -379,7 +382,8 @@ fn pod_usage(dictionary: &[&str]) -> (RecordBatch, Vec<(String, Vec<Vec<u8>>)>) 
         assert!(status.success(), "generating the pod-usage input failed");
         std::fs::write(dir.join(".complete"), "").unwrap();
     }
-    // (column, JSON key; `usage_date` is the date of `interval_start`).
+    // (column, JSON key; `usage_date` is the date of `interval_start`, the
+    // `_seconds` columns are float64).
     let read = |file: &str, rows: usize, columns: &[(&str, &str)], dictionary: &[&str]| {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         let lines: Vec<serde_json::Value> =
@@ -388,7 +392,10 @@ fn pod_usage(dictionary: &[&str]) -> (RecordBatch, Vec<(String, Vec<Vec<u8>>)>) 
         let mut arrays: Vec<ArrayRef> = Vec::new();
         for &(name, key) in columns {
             let values: StringArray = lines.iter().map(|v| v[key].as_str()).collect();
-            let (ty, array) = if name == "usage_date" {
+            let (ty, array) = if name.ends_with("_seconds") {
+                let values: Float64Array = lines.iter().map(|v| v[key].as_f64()).collect();
+                (DataType::Float64, Arc::new(values) as ArrayRef)
+            } else if name == "usage_date" {
                 let dates: StringArray = values.iter().map(|v| v.map(|t| &t[..10])).collect();
                 (DataType::Date32, arrow_cast::cast(&dates, &DataType::Date32).unwrap())
             } else if dictionary.contains(&name) {
@@ -402,17 +409,22 @@ fn pod_usage(dictionary: &[&str]) -> (RecordBatch, Vec<(String, Vec<Vec<u8>>)>) 
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
     };
-    let batch = read(
-        "pod_usage.ndjson",
-        POD_USAGE_ROWS,
-        &[
-            ("usage_date", "interval_start"),
-            ("namespace", "namespace"),
-            ("node", "node"),
-            ("pod_labels", "pod_labels"),
-        ],
-        dictionary,
-    );
+    let mut columns = vec![("usage_date", "interval_start"), ("namespace", "namespace"), ("node", "node")];
+    if all {
+        columns.push(("pod", "pod"));
+    }
+    columns.push(("pod_labels", "pod_labels"));
+    if all {
+        for name in [
+            "pod_usage_cpu_core_seconds",
+            "pod_request_cpu_core_seconds",
+            "pod_usage_memory_byte_seconds",
+            "pod_request_memory_byte_seconds",
+        ] {
+            columns.push((name, name));
+        }
+    }
+    let batch = read("pod_usage.ndjson", POD_USAGE_ROWS, &columns, dictionary);
     let side = |name: &str, key: &str| {
         let table = read(
             &format!("{name}.ndjson"),
@@ -428,7 +440,8 @@ fn pod_usage(dictionary: &[&str]) -> (RecordBatch, Vec<(String, Vec<Vec<u8>>)>) 
 /// `labels` on the pod-usage data as the example pipeline runs it: its
 /// lookups and side tables, the columns it reads, with the string columns
 /// dictionary-encoded as the pipeline reads them (and, for comparison, with
-/// fewer or none), and the crossing of each projected batch.
+/// fewer or none, and without projection: every column in), and the
+/// crossing of each of those batches.
 fn pod_usage_labels(c: &mut Criterion) {
     let runtime = runtime();
     let labels = runtime.load(&PluginRef::Named("labels".into())).unwrap();
@@ -441,13 +454,15 @@ fn pod_usage_labels(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("labels transform, pod-usage data, {POD_USAGE_ROWS} rows"));
     g.measurement_time(Duration::from_secs(6));
     g.sample_size(30);
-    let variants: [(&str, &[&str]); 3] = [
-        ("namespace, node and pod_labels as dictionaries", &["namespace", "node", "pod_labels"]),
-        ("pod_labels as a dictionary", &["pod_labels"]),
-        ("no dictionaries", &[]),
+    let pipeline: &[&str] = &["namespace", "node", "pod_labels"];
+    let variants: [(&str, &[&str], bool); 4] = [
+        ("namespace, node and pod_labels as dictionaries", pipeline, false),
+        ("pod_labels as a dictionary", &["pod_labels"], false),
+        ("no dictionaries", &[], false),
+        ("no projection: all 9 columns, namespace, node and pod_labels as dictionaries", pipeline, true),
     ];
-    for (what, dictionary) in variants {
-        let (batch, sides) = pod_usage(dictionary);
+    for (what, dictionary, all) in variants {
+        let (batch, sides) = pod_usage(dictionary, all);
         let schema = batch.schema();
         let schema_ipc = ipc::encode_schema(&schema).unwrap();
         let bytes = ipc::encode_batch(&batch).unwrap();
@@ -459,7 +474,10 @@ fn pod_usage_labels(c: &mut Criterion) {
         let id_open = id.open("bench", &schema_ipc, TransformMode::Single).unwrap();
         let size = format!("{:.2} MB", bytes.len() as f64 / 1e6);
         g.bench_function(
-            format!("wasm labels with lookups: the 4 columns it reads in ({size}, {what}), labels out"),
+            format!(
+                "wasm labels with lookups: {} columns in ({size}, {what}), labels out",
+                schema.fields().len()
+            ),
             |b| b.iter(|| black_box(through(&mut t, open, &bytes, &out_schema))),
         );
         g.bench_function(format!("wasm identity, the same batch ({what}): the crossing alone"), |b| {
