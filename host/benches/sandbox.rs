@@ -281,7 +281,7 @@ fn projection(c: &mut Criterion) {
     let projected_ipc = ipc::encode_schema(&projected.schema()).unwrap();
     let projected_bytes = ipc::encode_batch(&projected).unwrap();
     let out_schema = Schema::new(vec![Field::new("merged", DataType::Utf8, false)]);
-    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let dict_type = dict_utf8();
     let dict_labels = arrow_cast::cast(projected.column(0), &dict_type).unwrap();
     let dict_schema = Arc::new(Schema::new(vec![Field::new("labels", dict_type.clone(), true)]));
     let dict_batch = RecordBatch::try_new(dict_schema.clone(), vec![dict_labels]).unwrap();
@@ -358,6 +358,12 @@ fn projection(c: &mut Criterion) {
     id_dict.close(id_dict_open);
 }
 
+/// `dictionary<int32, utf8>`, as the `ndjson` reader's `dictionary = true`
+/// and the `labels` transform's write it.
+fn dict_utf8() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
 /// A side table as a transform's `init` takes it: its name and IPC batches.
 type SideTable = (String, Vec<Vec<u8>>);
 
@@ -391,18 +397,17 @@ fn pod_usage(dictionary: &[&str], all: bool) -> (RecordBatch, Vec<SideTable>) {
         let mut fields = Vec::new();
         let mut arrays: Vec<ArrayRef> = Vec::new();
         for &(name, key) in columns {
-            let values: StringArray = lines.iter().map(|v| v[key].as_str()).collect();
+            let strings = || -> StringArray { lines.iter().map(|v| v[key].as_str()).collect() };
             let (ty, array) = if name.ends_with("_seconds") {
                 let values: Float64Array = lines.iter().map(|v| v[key].as_f64()).collect();
                 (DataType::Float64, Arc::new(values) as ArrayRef)
             } else if name == "usage_date" {
-                let dates: StringArray = values.iter().map(|v| v.map(|t| &t[..10])).collect();
+                let dates: StringArray = lines.iter().map(|v| v[key].as_str().map(|t| &t[..10])).collect();
                 (DataType::Date32, arrow_cast::cast(&dates, &DataType::Date32).unwrap())
             } else if dictionary.contains(&name) {
-                let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-                (ty.clone(), arrow_cast::cast(&values, &ty).unwrap())
+                (dict_utf8(), arrow_cast::cast(&strings(), &dict_utf8()).unwrap())
             } else {
-                (DataType::Utf8, Arc::new(values) as ArrayRef)
+                (DataType::Utf8, Arc::new(strings()) as ArrayRef)
             };
             fields.push(Field::new(name, ty, array.null_count() > 0 || name.ends_with("labels")));
             arrays.push(array);
@@ -449,8 +454,7 @@ fn pod_usage_labels(c: &mut Criterion) {
     let options = r#"{"column":"pod_labels","output":"labels","dictionary":true,"lookups":[
         {"side_table":"namespace_labels","key":["usage_date","namespace"],"labels":"namespace_labels"},
         {"side_table":"node_labels","key":["usage_date","node"],"labels":"node_labels"}]}"#;
-    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    let out_schema = Schema::new(vec![Field::new("labels", dict_type, false)]);
+    let out_schema = Schema::new(vec![Field::new("labels", dict_utf8(), false)]);
     let mut g = c.benchmark_group(format!("labels transform, pod-usage data, {POD_USAGE_ROWS} rows"));
     g.measurement_time(Duration::from_secs(6));
     g.sample_size(30);

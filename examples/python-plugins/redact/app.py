@@ -58,7 +58,7 @@ class Redact(rp.Transform):
                                         % (name, ", ".join(input.names)))
             ty = input.field(name).type
             if ty not in TEXT and not (ty.kind == "dictionary" and ty.value in TEXT):
-                raise rp.InvalidOptions("columns: `%s` is %s, not a string column" % (name, input.field(name).type))
+                raise rp.InvalidOptions("columns: `%s` is %s, not a string column" % (name, ty))
         return self.columns
 
     def redact(self, value):

@@ -422,7 +422,7 @@ def _read_batch(schema, t, body, dictionaries=()):
         return body[off:off + ln]
 
     columns = []
-    for i, (f, (n, null_count)) in enumerate(zip(schema.fields, nodes)):
+    for col, (f, (n, null_count)) in enumerate(zip(schema.fields, nodes)):
         ty = f.type.index if f.type.kind == "dictionary" else f.type
         if ty.kind == "null":
             columns.append([None] * n)
@@ -458,7 +458,7 @@ def _read_batch(schema, t, body, dictionaries=()):
             else:
                 values = [data[offsets[i]:offsets[i + 1]] for i in range(n)]
         if f.type.kind == "dictionary":
-            values = _look_up(f.name, values, valid, dictionaries[i])
+            values = _look_up(f.name, values, valid, dictionaries[col])
         elif valid is not None:
             values = [v if ok else None for v, ok in zip(values, valid)]
         columns.append(values)
@@ -487,14 +487,13 @@ def _read_dictionary(schema, ids, dictionaries, t, body):
     data = t.table(1)
     if data is None:
         raise ArrowError("dictionary batch %d holds no data" % dict_id)
-    for i, f in enumerate(schema.fields):
-        if ids[i] != dict_id:
-            continue
-        values = _read_batch(Schema([Field(f.name, f.type.value)]), data, body).columns[0]
-        if t.scalar(2, "B"):
-            dictionaries[i] = dictionaries[i] + values
-        else:
-            dictionaries[i] = values
+    # Columns may share a dictionary: decode it once, for all of them.
+    users = [i for i, d in enumerate(ids) if d == dict_id]
+    f = schema.fields[users[0]]
+    values = _read_batch(Schema([Field(f.name, f.type.value)]), data, body).columns[0]
+    delta = t.scalar(2, "B")
+    for i in users:
+        dictionaries[i] = dictionaries[i] + values if delta else values
 
 
 def decode_stream(data):
